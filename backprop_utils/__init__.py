@@ -1,0 +1,51 @@
+"""backprop_utils: the NumPy module behind *Backprop, Derived*.
+
+The names below are the stable public API that the chapters, the tests and outside checks use.
+Arrays are NumPy arrays with ``N`` samples, ``C`` classes and ``D`` features. Float32 input gives
+float32 output; any other input is computed in float64. Bad input raises ``ValueError`` or
+``TypeError`` with a message that names the argument.
+
+Submodules: ``softmax``, ``batchnorm``, ``layers``, ``gradcheck``, ``symbolic``, ``symbolic_bn``,
+``graph``, ``surfaces``, ``data``, ``network`` and ``drafts`` (wrong on purpose, for chapter 6).
+"""
+
+from backprop_utils.batchnorm import (
+    BatchNorm,
+    batchnorm_backward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+)
+from backprop_utils.gradcheck import (
+    grad_check_sparse,
+    numerical_gradient,
+    numerical_gradient_array,
+    rel_error,
+)
+from backprop_utils.layers import affine_backward, affine_forward, relu_backward, relu_forward
+from backprop_utils.softmax import (
+    log_softmax,
+    softmax,
+    softmax_loss,
+    softmax_loss_naive,
+    softmax_loss_staged,
+)
+
+__all__ = [
+    "BatchNorm",
+    "affine_backward",
+    "affine_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "batchnorm_forward",
+    "grad_check_sparse",
+    "log_softmax",
+    "numerical_gradient",
+    "numerical_gradient_array",
+    "rel_error",
+    "relu_backward",
+    "relu_forward",
+    "softmax",
+    "softmax_loss",
+    "softmax_loss_naive",
+    "softmax_loss_staged",
+]

@@ -1,0 +1,881 @@
+"""A small scalar computation-graph recorder and its matplotlib drawing.
+
+A :class:`Value` holds one number. Combining Values with ``+``, ``-``, ``*``, ``/``, unary
+``-``, :meth:`Value.exp`, :meth:`Value.log`, :func:`vsum` or :func:`vmax` records a new node
+that remembers its operation, its parents and the *local gradient* d(node)/d(parent) of that
+operation at the forward values. :meth:`Value.backward` then applies the chain rule: visiting
+the nodes from the root back to the leaves, each node adds ``local gradient * its own grad`` to
+each parent's grad, so a parent used twice (a fork) receives the sum of both contributions.
+
+:func:`draw` lays the graph out in layers from left to right and draws each node with its
+operation and forward value, black arrows for the data flow and red arrows for the gradient
+flowing back, each labelled with the gradient it carries. The gradient that a MAX node routes to
+its largest input is drawn dashed.
+
+:func:`normalized_score_graph` and :func:`softmax_loss_graph` build the two graphs of the
+softmax loss used in the book. All arithmetic is float64 (Python floats).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.path import Path
+
+__all__ = [
+    "GraphLayout",
+    "Value",
+    "draw",
+    "layered_layout",
+    "normalized_score_graph",
+    "softmax_loss_graph",
+    "topological_order",
+    "vmax",
+    "vsum",
+]
+
+# How each operation is written inside its node.
+OP_SYMBOLS = {
+    "": "",
+    "+": "+",
+    "-": "\N{MINUS SIGN}",
+    "*": "\N{MULTIPLICATION SIGN}",
+    "/": "\N{DIVISION SIGN}",
+    "neg": "\N{MINUS SIGN}x",
+    "exp": "exp",
+    "log": "log",
+    "max": "max",
+}
+
+# Drawing geometry, in data units: distance between layers, height of a node's slot and of a
+# routing point's slot, and the size of a node's box.
+_LAYER_GAP = 2.0
+_NODE_SLOT = 1.0
+_ROUTE_SLOT = 0.35
+_BOX_WIDTH = 1.2
+_BOX_HEIGHT = 0.72
+
+
+def _check_real(x: object, name: str) -> float:
+    """Return `x` as a finite float, or raise a TypeError/ValueError naming `name`."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, Real):
+        raise TypeError(f"{name} must be a real number (int or float), got {type(x).__name__}")
+    value = float(x)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def _check_value(x: object, name: str) -> Value:
+    """Return `x` if it is a Value, else raise a TypeError naming `name`."""
+    if not isinstance(x, Value):
+        raise TypeError(f"{name} must be a Value, got {type(x).__name__}")
+    return x
+
+
+def _as_value(x: object) -> Value:
+    """Return a Value as it is and wrap a real number in a constant leaf labelled with it."""
+    if isinstance(x, Value):
+        return x
+    constant = _check_real(x, "operand")
+    return Value(constant, label=f"{constant:g}")
+
+
+def _check_scores(scores: object, y: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the inputs of softmax_loss_graph and return them as float64 and int arrays."""
+    scores = np.asarray(scores)
+    if not (np.issubdtype(scores.dtype, np.floating) or np.issubdtype(scores.dtype, np.integer)):
+        raise TypeError(f"scores must hold real numbers, got dtype {scores.dtype}")
+    if scores.ndim != 2 or scores.shape[0] < 1 or scores.shape[1] < 1:
+        raise ValueError(f"scores must have shape (N, C) with N, C >= 1, got {scores.shape}")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores must be finite (no nan or inf)")
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if y.shape != (scores.shape[0],):
+        raise ValueError(f"y must have shape (N,) = ({scores.shape[0]},), got {y.shape}")
+    if np.any(y < 0) or np.any(y >= scores.shape[1]):
+        raise ValueError(f"y must hold labels in 0..C-1 = 0..{scores.shape[1] - 1}")
+    return scores.astype(np.float64), y.astype(np.int64)
+
+
+class Value:
+    """One scalar node of a computation graph.
+
+    Parameters
+    ----------
+    data : int or float
+        The forward value, finite. Stored as a float64 Python float.
+    label : str, default ""
+        A name drawn in the node (matplotlib mathtext such as ``"$s_{11}$"`` works).
+    op : str, default ""
+        The operation that made the node; ``""`` for a leaf. Set by the operators.
+    parents : tuple of Value, default ()
+        The inputs of the operation. Set by the operators.
+    local_grads : tuple of float, default ()
+        d(this node)/d(parent) for each parent at the forward values. Set by the operators.
+
+    Attributes
+    ----------
+    data : float
+        The forward value.
+    grad : float
+        d(root)/d(this node) after ``root.backward()``; 0.0 before.
+    op, parents, local_grads, label
+        As given.
+
+    Raises
+    ------
+    TypeError
+        If `data` or a local gradient is not a real number, `label` or `op` is not a string, or
+        a parent is not a Value.
+    ValueError
+        If `data` or a local gradient is not finite, `op` is unknown, or `parents` and
+        `local_grads` differ in length.
+    """
+
+    # Make NumPy scalars defer to Value's reflected operators (np.float64(2) * v is a Value).
+    __array_ufunc__ = None
+
+    def __init__(
+        self,
+        data: float,
+        label: str = "",
+        *,
+        op: str = "",
+        parents: Sequence[Value] = (),
+        local_grads: Sequence[float] = (),
+    ) -> None:
+        self.data = _check_real(data, "data")
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a string, got {type(label).__name__}")
+        if not isinstance(op, str):
+            raise TypeError(f"op must be a string, got {type(op).__name__}")
+        if op not in OP_SYMBOLS:
+            raise ValueError(f"op must be one of {sorted(OP_SYMBOLS)}, got {op!r}")
+        parents = tuple(_check_value(parent, "each parent") for parent in parents)
+        local_grads = tuple(_check_real(g, "each local gradient") for g in local_grads)
+        if len(parents) != len(local_grads):
+            raise ValueError(
+                f"parents and local_grads must have the same length, "
+                f"got {len(parents)} and {len(local_grads)}"
+            )
+        self.grad = 0.0
+        self.label = label
+        self.op = op
+        self.parents = parents
+        self.local_grads = local_grads
+
+    def __repr__(self) -> str:
+        return (
+            f"Value(data={self.data:.6g}, grad={self.grad:.6g}, op={self.op!r}, "
+            f"label={self.label!r})"
+        )
+
+    def named(self, label: str) -> Value:
+        """Set the label and return the node itself, so ``(x * y).named("f")`` reads well."""
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a string, got {type(label).__name__}")
+        self.label = label
+        return self
+
+    # Binary gates: local gradients d(out)/d(self), d(out)/d(other) -------------------------
+
+    def __add__(self, other: object) -> Value:
+        if not isinstance(other, Value | Real):
+            return NotImplemented
+        other = _as_value(other)
+        return Value(self.data + other.data, op="+", parents=(self, other), local_grads=(1, 1))
+
+    def __radd__(self, other: object) -> Value:
+        if not isinstance(other, Real):
+            return NotImplemented
+        return _as_value(other) + self
+
+    def __sub__(self, other: object) -> Value:
+        if not isinstance(other, Value | Real):
+            return NotImplemented
+        other = _as_value(other)
+        return Value(self.data - other.data, op="-", parents=(self, other), local_grads=(1, -1))
+
+    def __rsub__(self, other: object) -> Value:
+        if not isinstance(other, Real):
+            return NotImplemented
+        return _as_value(other) - self
+
+    def __mul__(self, other: object) -> Value:
+        if not isinstance(other, Value | Real):
+            return NotImplemented
+        other = _as_value(other)
+        return Value(
+            self.data * other.data,
+            op="*",
+            parents=(self, other),
+            local_grads=(other.data, self.data),
+        )
+
+    def __rmul__(self, other: object) -> Value:
+        if not isinstance(other, Real):
+            return NotImplemented
+        return _as_value(other) * self
+
+    def __truediv__(self, other: object) -> Value:
+        if not isinstance(other, Value | Real):
+            return NotImplemented
+        other = _as_value(other)
+        if other.data == 0.0:
+            raise ValueError("the divisor must be nonzero, got 0")
+        return Value(
+            self.data / other.data,
+            op="/",
+            parents=(self, other),
+            local_grads=(1.0 / other.data, -self.data / other.data**2),
+        )
+
+    def __rtruediv__(self, other: object) -> Value:
+        if not isinstance(other, Real):
+            return NotImplemented
+        return _as_value(other) / self
+
+    # Unary gates ------------------------------------------------------------------------------
+
+    def __neg__(self) -> Value:
+        return Value(-self.data, op="neg", parents=(self,), local_grads=(-1,))
+
+    def exp(self) -> Value:
+        """e**x; its local gradient is e**x itself.
+
+        Raises
+        ------
+        ValueError
+            If e**x overflows float64 (x > about 709.78).
+        """
+        try:
+            out = math.exp(self.data)
+        except OverflowError:
+            raise ValueError(
+                f"exp overflows float64 for an input > 709.78, got {self.data}"
+            ) from None
+        return Value(out, op="exp", parents=(self,), local_grads=(out,))
+
+    def log(self) -> Value:
+        """Natural logarithm; its local gradient is 1/x.
+
+        Raises
+        ------
+        ValueError
+            If the input is not > 0.
+        """
+        if self.data <= 0.0:
+            raise ValueError(f"log needs a positive input, got {self.data}")
+        return Value(math.log(self.data), op="log", parents=(self,), local_grads=(1 / self.data,))
+
+    # The chain rule ---------------------------------------------------------------------------
+
+    def backward(self) -> None:
+        """Fill ``grad`` of every node reachable from this one with d(self)/d(node).
+
+        The grads of the whole graph are set to zero first, so calling ``backward`` again
+        gives the same grads instead of adding to them. Nodes are visited in reverse
+        topological order: a node passes its gradient on only after it has received all of it.
+        """
+        order = topological_order(self)
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            for parent, local_grad in zip(node.parents, node.local_grads, strict=True):
+                parent.grad += local_grad * node.grad
+
+
+def _nary(values: tuple, name: str) -> tuple[Value, ...]:
+    """Convert the arguments of vsum/vmax to Values, with a clear error for a list or nothing."""
+    if len(values) == 0:
+        raise ValueError(f"{name} needs at least one value")
+    for value in values:
+        if not isinstance(value, Value | Real) or isinstance(value, bool | np.bool_):
+            raise TypeError(
+                f"{name} takes Values or real numbers as separate arguments "
+                f"({name}(*values)), got {type(value).__name__}"
+            )
+    return tuple(_as_value(value) for value in values)
+
+
+def vsum(*values: Value | float, label: str = "") -> Value:
+    """One node adding any number of values; every local gradient is 1.
+
+    Parameters
+    ----------
+    *values : Value or real number, at least one
+    label : str, default ""
+
+    Returns
+    -------
+    Value
+        The sum, with op ``"+"``.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a Value or a real number (pass a list as ``vsum(*values)``).
+    ValueError
+        If no value is given.
+    """
+    parents = _nary(values, "vsum")
+    total = math.fsum(parent.data for parent in parents)
+    return Value(total, label, op="+", parents=parents, local_grads=(1,) * len(parents))
+
+
+def vmax(*values: Value | float, label: str = "") -> Value:
+    """One MAX node over any number of values.
+
+    The local gradient is 1 for the first of the largest inputs and 0 for the others, so
+    backward routes the whole gradient to that one input (the dashed arrow of :func:`draw`).
+
+    Parameters
+    ----------
+    *values : Value or real number, at least one
+    label : str, default ""
+
+    Returns
+    -------
+    Value
+        The maximum, with op ``"max"``.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a Value or a real number (pass a list as ``vmax(*values)``).
+    ValueError
+        If no value is given.
+    """
+    parents = _nary(values, "vmax")
+    datas = [parent.data for parent in parents]
+    winner = datas.index(max(datas))
+    local_grads = tuple(1 if k == winner else 0 for k in range(len(parents)))
+    return Value(datas[winner], label, op="max", parents=parents, local_grads=local_grads)
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node reachable from `root`, each after all of its parents; `root` is last.
+
+    Parameters
+    ----------
+    root : Value
+
+    Returns
+    -------
+    list of Value
+        Each node once, parents before children.
+
+    Raises
+    ------
+    TypeError
+        If `root` is not a Value.
+    """
+    _check_value(root, "root")
+    order: list[Value] = []
+    seen: set[int] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:  # an explicit stack: deep graphs do not hit Python's recursion limit
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((parent, False) for parent in reversed(node.parents))
+    return order
+
+
+# Layout ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class GraphLayout:
+    """Where :func:`draw` puts each node and how it routes each edge.
+
+    Attributes
+    ----------
+    layers : dict Value -> int
+        The layer (column) of each node, 0 on the left; every edge goes to a higher layer.
+    positions : dict Value -> (x, y)
+        The centre of each node's box, in data units.
+    routes : dict (Value, int) -> list of (x, y)
+        For the edge from ``child.parents[k]`` to ``child``, keyed ``(child, k)``: the points
+        from the parent's centre through one routing point per layer it skips to the child's
+        centre.
+    crossings : int
+        The number of edge crossings between adjacent layers in this ordering.
+    """
+
+    layers: dict
+    positions: dict
+    routes: dict
+    crossings: int
+
+
+def _assign_layers(order: list[Value], children: dict[int, list[Value]]) -> dict[int, int]:
+    """Longest-path layering: an operation sits one layer right of its rightmost parent;
+    a leaf then moves right to sit just left of its leftmost consumer."""
+    layer: dict[int, int] = {}
+    for node in order:
+        layer[id(node)] = 1 + max((layer[id(p)] for p in node.parents), default=-1)
+    for node in order:
+        if not node.parents and children[id(node)]:
+            layer[id(node)] = min(layer[id(c)] for c in children[id(node)]) - 1
+    return layer
+
+
+def _initial_rank(order: list[Value], children: dict[int, list[Value]]) -> dict:
+    """A starting order for each column: depth-first order from the root, except that a leaf
+    ranks with its first consumer, in that consumer's input order (so inputs keep the order
+    in which they were combined)."""
+    rank: dict = {id(node): (k, 0) for k, node in enumerate(order)}
+    for node in order:
+        if not node.parents and children[id(node)]:
+            rank[id(node)] = min(
+                (rank[id(child)][0], child.parents.index(node)) for child in children[id(node)]
+            )
+    return rank
+
+
+def _slot_heights(column: list) -> list[float]:
+    return [_NODE_SLOT if isinstance(key, int) else _ROUTE_SLOT for key in column]
+
+
+def _column_y(column: list) -> dict:
+    """Centre a column of slots on y = 0, first slot on top."""
+    heights = _slot_heights(column)
+    top = sum(heights) / 2
+    ys, used = {}, 0.0
+    for key, height in zip(column, heights, strict=True):
+        ys[key] = top - used - height / 2
+        used += height
+    return ys
+
+
+def _count_crossings(columns: list[list], down: dict) -> int:
+    """Edge crossings between adjacent columns (each slot's successors are in `down`)."""
+    total = 0
+    for left, right in zip(columns, columns[1:], strict=False):
+        rank = {key: k for k, key in enumerate(right)}
+        segments = [(i, rank[nxt]) for i, key in enumerate(left) for nxt in down[key]]
+        for a, (a_left, a_right) in enumerate(segments):
+            for b_left, b_right in segments[a + 1 :]:
+                if (a_left - b_left) * (a_right - b_right) < 0:
+                    total += 1
+    return total
+
+
+def _barycentre_sweeps(
+    columns: list[list], up: dict, down: dict, sweeps: int = 4
+) -> tuple[list[list], int]:
+    """Reorder each column by the mean height of its neighbours, alternating left-to-right and
+    right-to-left sweeps; return the first ordering with the fewest crossings (the given one
+    if no sweep improves on it) and that number."""
+    best = [list(column) for column in columns]
+    best_crossings = _count_crossings(best, down)
+    current = [list(column) for column in columns]
+    for sweep in range(sweeps):
+        forward = sweep % 2 == 0
+        indices = range(1, len(current)) if forward else range(len(current) - 2, -1, -1)
+        neighbours = up if forward else down
+        for c in indices:
+            fixed_y = _column_y(current[c - 1] if forward else current[c + 1])
+            own_y = _column_y(current[c])
+            heights = {
+                slot: np.mean([fixed_y[other] for other in neighbours[slot]])
+                if neighbours[slot]
+                else own_y[slot]
+                for slot in current[c]
+            }
+            current[c] = sorted(current[c], key=heights.__getitem__, reverse=True)  # top first
+        crossings = _count_crossings(current, down)
+        if crossings < best_crossings:
+            best, best_crossings = [list(column) for column in current], crossings
+    return best, best_crossings
+
+
+def layered_layout(root: Value) -> GraphLayout:
+    """Lay the graph of `root` out in layers from left (leaves) to right (root).
+
+    Layers come from longest-path layering; an edge that skips layers gets one routing point
+    per skipped layer; the order within each layer is improved by barycentre sweeps to reduce
+    edge crossings.
+
+    Parameters
+    ----------
+    root : Value
+
+    Returns
+    -------
+    GraphLayout
+
+    Raises
+    ------
+    TypeError
+        If `root` is not a Value.
+    """
+    order = topological_order(root)
+    nodes = {id(node): node for node in order}
+    children: dict[int, list[Value]] = {id(node): [] for node in order}
+    for node in order:
+        for parent in node.parents:
+            children[id(parent)].append(node)
+    layer = _assign_layers(order, children)
+    rank = _initial_rank(order, children)
+
+    # A slot is id(node) for a node and (id(child), k, layer) for a routing point of the edge
+    # from child.parents[k]; up/down hold each slot's neighbours in the adjacent columns.
+    columns: list[list] = [[] for _ in range(max(layer.values()) + 1)]
+    up: dict = {id(node): [] for node in order}
+    down: dict = {id(node): [] for node in order}
+    chains: dict[tuple[int, int], list] = {}
+    for node in order:
+        columns[layer[id(node)]].append(id(node))
+        for k, parent in enumerate(node.parents):
+            chain = [id(parent)]
+            for skipped in range(layer[id(parent)] + 1, layer[id(node)]):
+                point = (id(node), k, skipped)
+                rank[point] = (rank[id(parent)][0], rank[id(node)][0] + 1)  # beside its parent
+                up[point], down[point] = [], []
+                columns[skipped].append(point)
+                chain.append(point)
+            chain.append(id(node))
+            for before, after in zip(chain, chain[1:], strict=False):
+                down[before].append(after)
+                up[after].append(before)
+            chains[(id(node), k)] = chain
+
+    for column in columns:
+        column.sort(key=rank.__getitem__)
+    columns, crossings = _barycentre_sweeps(columns, up, down)
+
+    xy = {}
+    for c, column in enumerate(columns):
+        for key, y_value in _column_y(column).items():
+            xy[key] = (c * _LAYER_GAP, y_value)
+    return GraphLayout(
+        layers={node: layer[id(node)] for node in order},
+        positions={node: xy[id(node)] for node in order},
+        routes={
+            (nodes[child_id], k): [xy[key] for key in chain]
+            for (child_id, k), chain in chains.items()
+        },
+        crossings=crossings,
+    )
+
+
+# Drawing --------------------------------------------------------------------------------------
+
+
+def _format(number: float, digits: int) -> str:
+    """Fixed-point text without a minus sign on a value that rounds to zero."""
+    text = f"{number:.{digits}f}"
+    if float(text) == 0.0:
+        text = f"{0.0:.{digits}f}"
+    return text.replace("-", "\N{MINUS SIGN}")
+
+
+def _node_text(node: Value, show_grad: bool, digits: int) -> str:
+    symbol = OP_SYMBOLS[node.op]
+    head = f"{node.label}  [{symbol}]" if node.label and symbol else node.label or symbol
+    lines = [head, _format(node.data, digits)]
+    if show_grad:
+        lines.append(f"grad {_format(node.grad, digits)}")
+    return "\n".join(lines)
+
+
+def _ports(layout: GraphLayout) -> dict[tuple[Value, int], tuple[float, float]]:
+    """Spread the arrows leaving and entering each box along its right and left sides.
+
+    Returns the y of the exit point (on the parent) and of the entry point (on the child)
+    of each edge, keyed like ``layout.routes``.
+    """
+    exits: dict[int, list] = {}
+    entries: dict[int, list] = {}
+    for (child, k), route in layout.routes.items():
+        exits.setdefault(id(child.parents[k]), []).append(((child, k), route[1][1]))
+        entries.setdefault(id(child), []).append(((child, k), route[-2][1]))
+    spread = 0.55 * _BOX_HEIGHT
+    exit_y, entry_y = {}, {}
+    for groups, target, centre_of in ((exits, exit_y, 0), (entries, entry_y, -1)):
+        for edges in groups.values():
+            edges.sort(key=lambda item: -item[1])
+            for rank, (edge, _) in enumerate(edges):
+                offset = 0.0 if len(edges) == 1 else spread * (0.5 - rank / (len(edges) - 1))
+                target[edge] = layout.routes[edge][centre_of][1] + offset
+    return {edge: (exit_y[edge], entry_y[edge]) for edge in layout.routes}
+
+
+def _edge_path(route: list, ports: tuple[float, float], shift: float, reverse: bool) -> Path:
+    """The polyline of one edge from box side to box side, shifted vertically by `shift`."""
+    (x0, _), (x1, _) = route[0], route[-1]
+    points = [(x0 + _BOX_WIDTH / 2, ports[0])] + route[1:-1] + [(x1 - _BOX_WIDTH / 2, ports[1])]
+    points = [(x, y + shift) for x, y in points]
+    if reverse:
+        points = points[::-1]
+    return Path(points)
+
+
+def _path_midpoint(path: Path) -> tuple[float, float]:
+    """The point halfway along a polyline, by length."""
+    vertices = path.vertices
+    lengths = np.hypot(*np.diff(vertices, axis=0).T)
+    half = lengths.sum() / 2
+    for (start, end), length in zip(
+        zip(vertices, vertices[1:], strict=False), lengths, strict=True
+    ):
+        if half <= length and length > 0:
+            return tuple(start + (end - start) * half / length)
+        half -= length
+    return tuple(vertices[-1])
+
+
+def draw(
+    root: Value,
+    ax: plt.Axes | None = None,
+    *,
+    show_grad: bool = True,
+    digits: int = 3,
+    title: str | None = None,
+) -> tuple[plt.Figure, plt.Axes]:
+    """Draw the graph of `root` with its forward values and, optionally, its gradients.
+
+    Each node is a box (a ``FancyBboxPatch`` with gid ``"node"``) showing its label and
+    operation, its forward value and, with `show_grad`, its grad. Black arrows (gid
+    ``"data"``) carry values left to right. With `show_grad`, a red arrow (gid ``"grad"``) runs
+    back along each edge labelled with the gradient it carries, ``local gradient * child
+    grad``; the gradient a MAX node routes to its largest input is a dashed red arrow (gid
+    ``"grad-max"``), and the MAX node's other inputs, which receive nothing, get no red arrow.
+
+    Parameters
+    ----------
+    root : Value
+        The output node. With `show_grad`, ``root.backward()`` must have been called.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure sized to the graph is made if None.
+    show_grad : bool, default True
+        Draw grads in the boxes and the red gradient arrows.
+    digits : int, default 3
+        Decimals of the numbers shown, 0 to 10.
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    ax : matplotlib Axes
+
+    Raises
+    ------
+    TypeError
+        If `root` is not a Value, `ax` is not an Axes, `show_grad` is not a bool or `digits`
+        is not an int.
+    ValueError
+        If `digits` is outside 0..10, or `show_grad` is set but ``root.grad`` is not 1 (backward
+        has not been run from this root).
+    """
+    _check_value(root, "root")
+    if ax is not None and not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    if not isinstance(show_grad, bool):
+        raise TypeError(f"show_grad must be a bool, got {type(show_grad).__name__}")
+    if isinstance(digits, bool) or not isinstance(digits, Integral):
+        raise TypeError(f"digits must be an int, got {type(digits).__name__}")
+    if not 0 <= digits <= 10:
+        raise ValueError(f"digits must be in 0..10, got {digits}")
+    if show_grad and root.grad != 1.0:
+        raise ValueError(
+            "root.grad must be 1: call root.backward() before draw(root, show_grad=True), "
+            "or pass show_grad=False"
+        )
+
+    layout = layered_layout(root)
+    xs = [x for x, _ in layout.positions.values()]
+    ys = [y for (_, y) in layout.positions.values()] + [
+        y for route in layout.routes.values() for _, y in route
+    ]
+    if ax is None:
+        width = 1.1 * (max(xs) - min(xs)) + 2.0
+        height = 1.1 * (max(ys) - min(ys)) + 1.3
+        fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    else:
+        fig = ax.figure
+
+    ports = _ports(layout)
+    for (child, k), route in layout.routes.items():
+        path = _edge_path(route, ports[(child, k)], shift=0.05, reverse=False)
+        ax.add_patch(
+            FancyArrowPatch(
+                path=path, arrowstyle="-|>", mutation_scale=11, color="0.25", lw=1.1, gid="data"
+            )
+        )
+        if not show_grad or (child.op == "max" and child.local_grads[k] == 0):
+            continue
+        gid = "grad-max" if child.op == "max" else "grad"
+        path = _edge_path(route, ports[(child, k)], shift=-0.05, reverse=True)
+        ax.add_patch(
+            FancyArrowPatch(
+                path=path,
+                arrowstyle="-|>",
+                mutation_scale=11,
+                color="tab:red",
+                lw=1.1,
+                linestyle="--" if gid == "grad-max" else "-",
+                gid=gid,
+            )
+        )
+        x_mid, y_mid = _path_midpoint(path)
+        ax.text(
+            x_mid,
+            y_mid - 0.03,
+            _format(child.local_grads[k] * child.grad, digits),
+            color="tab:red",
+            fontsize=7.5,
+            ha="center",
+            va="top",
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85},
+            zorder=4,
+        )
+
+    for node, (x, y) in layout.positions.items():
+        is_leaf = not node.parents
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2),
+                _BOX_WIDTH,
+                _BOX_HEIGHT,
+                boxstyle="round,pad=0.02,rounding_size=0.08",
+                fc="#e8f1f8" if is_leaf else "#fdf6e3",
+                ec="0.2",
+                lw=1.0,
+                gid="node",
+                zorder=3,
+            )
+        )
+        ax.text(
+            x,
+            y,
+            _node_text(node, show_grad, digits),
+            ha="center",
+            va="center",
+            fontsize=8.5,
+            linespacing=1.3,
+            zorder=5,
+        )
+
+    ax.set_xlim(min(xs) - _BOX_WIDTH / 2 - 0.2, max(xs) + _BOX_WIDTH / 2 + 0.2)
+    ax.set_ylim(min(ys) - _BOX_HEIGHT / 2 - 0.2, max(ys) + _BOX_HEIGHT / 2 + 0.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    if title is not None:
+        ax.set_title(title)
+    return fig, ax
+
+
+# The two graphs of the softmax loss -----------------------------------------------------------
+
+
+def normalized_score_graph(raw_scores_row, j: int, *, sample: int = 0) -> tuple[Value, list]:
+    """The graph of one normalized score, s_ij = s*_ij - max_k s*_ik.
+
+    Parameters
+    ----------
+    raw_scores_row : array_like of real numbers, shape (C,), C >= 1
+        The raw scores s*_i1 .. s*_iC of one sample, finite.
+    j : int
+        The class of the normalized score, 0-based: 0 <= j < C.
+    sample : int, default 0
+        The 0-based index i of the sample, used only in the labels.
+
+    Returns
+    -------
+    score : Value
+        The node s_ij (labels use the 1-based indices of the text: s_11 for i = j = 0).
+    raw_scores : list of Value, length C
+        The leaves s*_i1 .. s*_iC.
+
+    Raises
+    ------
+    TypeError
+        If `raw_scores_row` does not hold real numbers or `j` or `sample` is not an int.
+    ValueError
+        If `raw_scores_row` is not 1-D with at least one finite entry, `j` is outside
+        0..C-1, or `sample` is negative.
+    """
+    row = np.asarray(raw_scores_row)
+    if not (np.issubdtype(row.dtype, np.floating) or np.issubdtype(row.dtype, np.integer)):
+        raise TypeError(f"raw_scores_row must hold real numbers, got dtype {row.dtype}")
+    if row.ndim != 1 or row.size < 1:
+        raise ValueError(f"raw_scores_row must have shape (C,) with C >= 1, got {row.shape}")
+    for name, index in (("j", j), ("sample", sample)):
+        if isinstance(index, bool | np.bool_) or not isinstance(index, Integral):
+            raise TypeError(f"{name} must be an int, got {type(index).__name__}")
+    if not 0 <= j < row.size:
+        raise ValueError(f"j must be a class index in 0..C-1 = 0..{row.size - 1}, got {j}")
+    if sample < 0:
+        raise ValueError(f"sample must be >= 0, got {sample}")
+    i = sample + 1
+    raw_scores = [
+        Value(_check_real(score, "each raw score"), f"$s^*_{{{i}{c + 1}}}$")
+        for c, score in enumerate(row.tolist())
+    ]
+    row_max = vmax(*raw_scores, label=f"$m_{{{i}}}$")
+    score = (raw_scores[j] - row_max).named(f"$s_{{{i}{j + 1}}}$")
+    return score, raw_scores
+
+
+def softmax_loss_graph(scores, y) -> tuple[Value, list[list[Value]]]:
+    """The graph of the mean cross-entropy loss of softmax probabilities, gate by gate.
+
+    For each sample i: MAX node m_i over the raw scores, normalized scores
+    s_ij = s*_ij - m_i, exp nodes, their sum Z_i, the softmax node p_i = exp(s_iy_i) / Z_i and
+    log p_i; then loss = -(sum_i log p_i) / N. With N = 2 and C = 3 the graph has 30 nodes.
+
+    Parameters
+    ----------
+    scores : array_like of real numbers, shape (N, C)
+        Raw scores s*_ij, finite. Computed in float64.
+    y : array_like of int, shape (N,)
+        Correct classes, 0-based, 0 <= y_i < C.
+
+    Returns
+    -------
+    loss : Value
+        The loss node; ``loss.backward()`` fills the grads.
+    raw_scores : list of N lists of C Values
+        The leaves s*_ij; after backward, their grads are d loss / d s*_ij.
+
+    Raises
+    ------
+    TypeError
+        If `scores` does not hold real numbers or `y` does not hold integers.
+    ValueError
+        If the shapes are not (N, C) and (N,), a score is not finite, a label is outside
+        0..C-1, or a probability p_i underflows to 0 (log of 0).
+    """
+    scores, y = _check_scores(scores, y)
+    n_samples = scores.shape[0]
+    raw_scores, log_probs = [], []
+    for i, row in enumerate(scores.tolist()):
+        row_values = [Value(score, f"$s^*_{{{i + 1}{c + 1}}}$") for c, score in enumerate(row)]
+        row_max = vmax(*row_values, label=f"$m_{{{i + 1}}}$")
+        exps = []
+        for c, raw in enumerate(row_values):
+            normalized = (raw - row_max).named(f"$s_{{{i + 1}{c + 1}}}$")
+            exps.append(normalized.exp().named(f"$e_{{{i + 1}{c + 1}}}$"))
+        total = vsum(*exps, label=f"$Z_{{{i + 1}}}$")
+        prob = (exps[y[i]] / total).named(f"$p_{{{i + 1}{y[i] + 1}}}$")
+        log_probs.append(prob.log())
+        raw_scores.append(row_values)
+    loss = (-vsum(*log_probs)) / n_samples
+    return loss.named("loss"), raw_scores

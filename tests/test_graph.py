@@ -1,0 +1,566 @@
+"""Tests of backprop_utils.graph: gates, backward, layout, drawing and the softmax-loss graphs."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from backprop_utils.graph import (
+    Value,
+    draw,
+    layered_layout,
+    normalized_score_graph,
+    softmax_loss_graph,
+    topological_order,
+    vmax,
+    vsum,
+)
+from backprop_utils.softmax import softmax_loss
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def centred_difference(f, inputs, k, h=1e-6):
+    """d f / d inputs[k] by centred differences on plain floats."""
+    plus, minus = list(inputs), list(inputs)
+    plus[k] += h
+    minus[k] -= h
+    return (f(*plus) - f(*minus)) / (2 * h)
+
+
+def patches_with_gid(ax, gid):
+    return [patch for patch in ax.patches if patch.get_gid() == gid]
+
+
+def count_edges(root):
+    return sum(len(node.parents) for node in topological_order(root))
+
+
+# Each gate: (build from Values, the same function on floats, inputs).
+GATES = {
+    "add": (lambda a, b: a + b, lambda a, b: a + b, (1.5, -2.25)),
+    "sub": (lambda a, b: a - b, lambda a, b: a - b, (1.5, -2.25)),
+    "mul": (lambda a, b: a * b, lambda a, b: a * b, (1.5, -2.25)),
+    "div": (lambda a, b: a / b, lambda a, b: a / b, (1.5, -2.25)),
+    "neg": (lambda a: -a, lambda a: -a, (0.75,)),
+    "exp": (lambda a: a.exp(), math.exp, (0.75,)),
+    "log": (lambda a: a.log(), math.log, (0.75,)),
+    "max": (lambda a, b, c: vmax(a, b, c), max, (0.5, 2.0, -1.0)),
+    "vsum": (lambda a, b, c: vsum(a, b, c), lambda a, b, c: a + b + c, (0.5, 2.0, -1.0)),
+}
+
+
+# Gates ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_gate_forward_value_matches_float_arithmetic(name):
+    build, on_floats, inputs = GATES[name]
+    out = build(*(Value(x) for x in inputs))
+    assert out.data == pytest.approx(on_floats(*inputs), rel=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(GATES))
+def test_gate_local_gradient_matches_finite_differences(name):
+    build, on_floats, inputs = GATES[name]
+    leaves = [Value(x) for x in inputs]
+    build(*leaves).backward()
+    for k, leaf in enumerate(leaves):
+        numeric = centred_difference(on_floats, inputs, k)
+        assert leaf.grad == pytest.approx(numeric, rel=1e-7, abs=1e-9), (name, k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.floats(-5, 5, allow_subnormal=False),
+    b=st.floats(0.5, 5, allow_subnormal=False),
+    sign=st.sampled_from([-1.0, 1.0]),
+)
+def test_composite_gradient_matches_finite_differences(a, b, sign):
+    def on_floats(a, b):
+        return math.log(math.exp(a) + b * b) / (sign * b) - a * b
+
+    leaf_a, leaf_b = Value(a), Value(b)
+    out = (leaf_a.exp() + leaf_b * leaf_b).log() / (sign * leaf_b) - leaf_a * leaf_b
+    out.backward()
+    assert out.data == pytest.approx(on_floats(a, b), rel=1e-12, abs=1e-12)
+    for k, leaf in enumerate((leaf_a, leaf_b)):
+        numeric = centred_difference(on_floats, (a, b), k, h=1e-5)
+        assert leaf.grad == pytest.approx(numeric, rel=1e-6, abs=1e-6)
+
+
+def test_reflected_operators_with_numbers_make_constant_leaves():
+    x = Value(2.0)
+    assert (3 - x).data == 1.0
+    assert (3 / x).data == 1.5
+    assert (3 + x).data == 5.0
+    assert (3 * x).data == 6.0
+    out = np.float64(4.0) * x
+    assert isinstance(out, Value)
+    out.backward()
+    assert x.grad == 4.0
+
+
+def test_max_routes_the_whole_gradient_to_the_first_largest_input_on_a_tie():
+    first, second, third = Value(3.0), Value(3.0), Value(1.0)
+    vmax(first, second, third).backward()
+    assert (first.grad, second.grad, third.grad) == (1.0, 0.0, 0.0)
+
+
+def test_max_of_one_value_passes_the_gradient_through():
+    x = Value(-2.0)
+    out = vmax(x)
+    out.backward()
+    assert out.data == -2.0 and x.grad == 1.0
+
+
+# Backward -------------------------------------------------------------------------------------
+
+
+def test_backward_twice_gives_the_same_gradients():
+    x, y = Value(1.5), Value(-0.5)
+    out = (x * y + x).exp()
+    out.backward()
+    first = (x.grad, y.grad)
+    out.backward()
+    assert (x.grad, y.grad) == first
+    assert first != (0.0, 0.0)
+
+
+def test_backward_from_a_different_root_resets_the_shared_nodes():
+    x = Value(2.0)
+    square = x * x
+    cube = square * x
+    cube.backward()
+    square.backward()
+    assert x.grad == 4.0  # d(x^2)/dx, not 4 + 12
+
+
+def test_gradients_sum_at_a_fork():
+    x, y, z = Value(2.0), Value(-3.0), Value(4.0)
+    (x * y + x * z).backward()
+    assert x.grad == y.data + z.data
+
+
+def test_a_value_used_twice_by_one_gate_gets_both_contributions():
+    x = Value(3.0)
+    (x * x).backward()
+    assert x.grad == 6.0
+
+
+def test_backward_handles_a_chain_deeper_than_the_recursion_limit():
+    x = Value(0.0)
+    out = x
+    for _ in range(5000):
+        out = out + 1.0
+    out.backward()
+    assert out.data == 5000.0 and x.grad == 1.0
+
+
+def test_topological_order_puts_every_parent_before_its_child_and_root_last():
+    x, y = Value(1.0), Value(2.0)
+    out = (x * y) + (x - y).exp()
+    order = topological_order(out)
+    position = {id(node): k for k, node in enumerate(order)}
+    assert order[-1] is out
+    assert len(position) == len(order) == 6
+    for node in order:
+        for parent in node.parents:
+            assert position[id(parent)] < position[id(node)]
+
+
+# The two softmax-loss graphs ------------------------------------------------------------------
+
+
+def test_normalized_score_is_raw_score_minus_row_max_and_its_gradients():
+    row = [1.0, 3.0, -0.5]
+    score, raw_scores = normalized_score_graph(row, 0)
+    score.backward()
+    assert score.data == 1.0 - 3.0
+    assert [leaf.grad for leaf in raw_scores] == [1.0, -1.0, 0.0]
+
+
+def test_normalized_score_of_the_largest_entry_has_zero_gradient_to_it():
+    score, raw_scores = normalized_score_graph([1.0, 3.0, -0.5], 1)
+    score.backward()
+    assert score.data == 0.0
+    assert [leaf.grad for leaf in raw_scores] == [0.0, 0.0, 0.0]
+
+
+def test_normalized_score_graph_labels_use_one_based_indices():
+    score, raw_scores = normalized_score_graph([0.0, 1.0, 2.0], 2, sample=1)
+    assert score.label == "$s_{23}$"
+    assert [leaf.label for leaf in raw_scores] == ["$s^*_{21}$", "$s^*_{22}$", "$s^*_{23}$"]
+
+
+@pytest.mark.parametrize(("n_samples", "n_classes", "seed"), [(2, 3, 0), (4, 5, 1), (3, 3, 2)])
+def test_loss_graph_backward_matches_softmax_loss(n_samples, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(scale=3.0, size=(n_samples, n_classes))
+    y = rng.integers(0, n_classes, size=n_samples)
+    loss, raw_scores = softmax_loss_graph(scores, y)
+    loss.backward()
+    expected_loss, expected_dscores = softmax_loss(scores, y)
+    dscores = np.array([[leaf.grad for leaf in row] for row in raw_scores])
+    np.testing.assert_allclose(loss.data, expected_loss, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dscores, expected_dscores, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_samples=st.integers(1, 4), n_classes=st.integers(1, 5))
+def test_loss_graph_matches_softmax_loss_for_any_shape(seed, n_samples, n_classes):
+    rng = np.random.default_rng(seed)
+    scores = rng.uniform(-20, 20, size=(n_samples, n_classes))
+    y = rng.integers(0, n_classes, size=n_samples)
+    loss, raw_scores = softmax_loss_graph(scores, y)
+    loss.backward()
+    expected_loss, expected_dscores = softmax_loss(scores, y)
+    dscores = np.array([[leaf.grad for leaf in row] for row in raw_scores])
+    np.testing.assert_allclose(loss.data, expected_loss, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dscores, expected_dscores, rtol=0, atol=1e-12)
+
+
+def test_loss_graph_of_two_samples_and_three_classes_has_thirty_nodes():
+    loss, _ = softmax_loss_graph(np.zeros((2, 3)), np.array([0, 2]))
+    assert len(topological_order(loss)) == 30
+
+
+def test_loss_graph_does_not_modify_its_inputs():
+    scores = np.arange(6.0).reshape(2, 3)
+    y = np.array([1, 2])
+    softmax_loss_graph(scores, y)
+    np.testing.assert_array_equal(scores, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(y, [1, 2])
+
+
+def test_loss_graph_accepts_integer_scores():
+    loss, _ = softmax_loss_graph([[1, 2, 3]], [2])
+    assert loss.data == pytest.approx(float(softmax_loss(np.array([[1.0, 2, 3]]), [2])[0]))
+
+
+# Layout ---------------------------------------------------------------------------------------
+
+
+def test_layout_puts_every_parent_in_a_layer_left_of_its_child():
+    loss, _ = softmax_loss_graph(np.arange(6.0).reshape(2, 3), np.array([0, 1]))
+    layout = layered_layout(loss)
+    for node in topological_order(loss):
+        for parent in node.parents:
+            assert layout.layers[parent] < layout.layers[node]
+            assert layout.positions[parent][0] < layout.positions[node][0]
+
+
+def test_layout_routes_a_long_edge_through_one_point_per_skipped_layer():
+    loss, _ = softmax_loss_graph(np.arange(6.0).reshape(2, 3), np.array([0, 1]))
+    layout = layered_layout(loss)
+    for (child, k), route in layout.routes.items():
+        skipped = layout.layers[child] - layout.layers[child.parents[k]] - 1
+        assert len(route) == skipped + 2
+        xs = [x for x, _ in route]
+        assert xs == sorted(xs) and len(set(xs)) == len(xs)
+
+
+def test_layout_boxes_in_one_layer_do_not_overlap():
+    loss, _ = softmax_loss_graph(np.arange(6.0).reshape(2, 3), np.array([0, 1]))
+    layout = layered_layout(loss)
+    by_x = {}
+    for x, y in layout.positions.values():
+        by_x.setdefault(x, []).append(y)
+    for ys in by_x.values():
+        ys.sort()
+        assert all(upper - lower >= 0.9 for lower, upper in zip(ys, ys[1:], strict=False))
+
+
+def test_layout_of_a_fork_has_no_crossings():
+    x, y, z = Value(2.0, "x"), Value(-3.0, "y"), Value(4.0, "z")
+    assert layered_layout(x * y + x * z).crossings == 0
+
+
+def test_layout_keeps_leaves_in_the_given_order_when_that_costs_no_crossing():
+    loss, _ = softmax_loss_graph(np.arange(6.0).reshape(2, 3), np.array([0, 2]))
+    layout = layered_layout(loss)
+    leaves = [node for node, layer in layout.layers.items() if layer == 0]
+    top_to_bottom = sorted(leaves, key=lambda node: -layout.positions[node][1])
+    assert [leaf.label for leaf in top_to_bottom] == [
+        f"$s^*_{{{i}{j}}}$" for i in (1, 2) for j in (1, 2, 3)
+    ]
+
+
+@st.composite
+def random_graphs(draw_from):
+    """A random graph of +, *, max and exp gates over a few leaves, summed into one root."""
+    nodes = [
+        Value(draw_from(st.floats(-1, 1)), f"x{k}") for k in range(draw_from(st.integers(1, 4)))
+    ]
+    for _ in range(draw_from(st.integers(0, 12))):
+        gate = draw_from(st.sampled_from(["+", "*", "max", "exp"]))
+        first, second = (nodes[draw_from(st.integers(0, len(nodes) - 1))] for _ in range(2))
+        if gate == "exp":
+            nodes.append(first.exp() if abs(first.data) < 5 else -first)
+        else:
+            nodes.append(
+                {"+": first + second, "*": first * second, "max": vmax(first, second)}[gate]
+            )
+    consumed = {id(parent) for node in nodes for parent in node.parents}
+    return vsum(*(node for node in nodes if id(node) not in consumed))
+
+
+@settings(max_examples=40, deadline=None)
+@given(root=random_graphs())
+def test_layout_of_any_graph_goes_left_to_right_without_overlapping_boxes(root):
+    layout = layered_layout(root)
+    for node in topological_order(root):
+        for parent in node.parents:
+            assert layout.positions[parent][0] < layout.positions[node][0]
+    by_x = {}
+    for x, y in layout.positions.values():
+        by_x.setdefault(x, []).append(y)
+    for ys in by_x.values():
+        ys.sort()
+        assert all(upper - lower >= 0.9 for lower, upper in zip(ys, ys[1:], strict=False))
+
+
+# Drawing --------------------------------------------------------------------------------------
+
+
+def test_draw_makes_one_box_per_node():
+    loss, _ = softmax_loss_graph(np.arange(6.0).reshape(2, 3), np.array([0, 1]))
+    loss.backward()
+    fig, ax = draw(loss)
+    boxes = patches_with_gid(ax, "node")
+    assert len(boxes) == 30
+    assert all(isinstance(box, FancyBboxPatch) for box in boxes)
+
+
+def test_draw_makes_one_data_arrow_per_edge():
+    loss, _ = softmax_loss_graph(np.arange(6.0).reshape(2, 3), np.array([0, 1]))
+    loss.backward()
+    fig, ax = draw(loss)
+    assert len(patches_with_gid(ax, "data")) == count_edges(loss)
+
+
+def test_draw_makes_one_dashed_gradient_arrow_per_max_node():
+    loss, _ = softmax_loss_graph(np.arange(6.0).reshape(2, 3), np.array([0, 1]))
+    loss.backward()
+    fig, ax = draw(loss)
+    dashed = [
+        patch
+        for patch in ax.patches
+        if isinstance(patch, FancyArrowPatch) and patch.get_linestyle() == "--"
+    ]
+    assert len(dashed) == 2
+    assert dashed == patches_with_gid(ax, "grad-max")
+
+
+def test_draw_gives_every_edge_but_the_max_losers_a_red_gradient_arrow():
+    score, _ = normalized_score_graph([1.0, 3.0, -0.5], 0)
+    score.backward()
+    fig, ax = draw(score)
+    # edges: 3 into the MAX node, 2 into the subtraction; the 2 losing MAX inputs get none
+    assert len(patches_with_gid(ax, "data")) == 5
+    assert len(patches_with_gid(ax, "grad")) == 2
+    assert len(patches_with_gid(ax, "grad-max")) == 1
+
+
+def test_draw_labels_each_gradient_arrow_with_the_gradient_it_carries():
+    x, y = Value(2.0, "x"), Value(-3.0, "y")
+    out = x * y
+    out.backward()
+    fig, ax = draw(out, digits=1)
+    texts = {text.get_text() for text in ax.texts}
+    assert {"\N{MINUS SIGN}3.0", "2.0"} <= texts  # dout/dx = y, dout/dy = x
+
+
+def test_draw_without_gradients_draws_no_red_arrows():
+    score, _ = normalized_score_graph([1.0, 3.0, -0.5], 0)
+    fig, ax = draw(score, show_grad=False)
+    assert patches_with_gid(ax, "grad") == patches_with_gid(ax, "grad-max") == []
+    assert len(patches_with_gid(ax, "node")) == 5
+
+
+def test_draw_uses_the_axes_it_is_given():
+    x = Value(1.0, "x")
+    out = x.exp()
+    out.backward()
+    fig, ax = plt.subplots()
+    assert draw(out, ax=ax) == (fig, ax)
+
+
+def test_draw_gives_a_value_used_twice_by_one_gate_two_arrows_each_way():
+    x = Value(3.0, "x")
+    square = x * x
+    square.backward()
+    fig, ax = draw(square)
+    assert len(patches_with_gid(ax, "data")) == len(patches_with_gid(ax, "grad")) == 2
+    assert len(patches_with_gid(ax, "node")) == 2
+
+
+def test_draw_of_a_single_leaf_works():
+    x = Value(1.0, "x")
+    x.backward()
+    fig, ax = draw(x)
+    assert len(patches_with_gid(ax, "node")) == 1
+
+
+# Bad inputs -----------------------------------------------------------------------------------
+
+
+def test_value_rejects_a_string():
+    with pytest.raises(TypeError, match="data"):
+        Value("1.0")
+
+
+def test_value_rejects_a_bool():
+    with pytest.raises(TypeError, match="real number"):
+        Value(True)
+
+
+def test_value_rejects_nan():
+    with pytest.raises(ValueError, match="finite"):
+        Value(float("nan"))
+
+
+def test_value_rejects_a_label_that_is_not_a_string():
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=3)
+
+
+def test_value_rejects_an_unknown_op():
+    with pytest.raises(ValueError, match="op"):
+        Value(1.0, op="sqrt")
+
+
+def test_value_rejects_parents_and_local_grads_of_different_lengths():
+    with pytest.raises(ValueError, match="same length"):
+        Value(1.0, op="neg", parents=(Value(1.0),), local_grads=())
+
+
+def test_value_rejects_a_parent_that_is_not_a_value():
+    with pytest.raises(TypeError, match="parent"):
+        Value(1.0, op="neg", parents=(1.0,), local_grads=(-1.0,))
+
+
+def test_adding_a_string_raises_type_error():
+    with pytest.raises(TypeError, match="unsupported operand"):
+        Value(1.0) + "2"
+
+
+def test_log_of_zero_raises():
+    with pytest.raises(ValueError, match="positive"):
+        Value(0.0).log()
+
+
+def test_exp_overflow_raises():
+    with pytest.raises(ValueError, match="overflows"):
+        Value(1000.0).exp()
+
+
+def test_division_by_zero_raises():
+    with pytest.raises(ValueError, match="divisor"):
+        Value(1.0) / 0
+
+
+def test_vmax_of_nothing_raises():
+    with pytest.raises(ValueError, match="at least one"):
+        vmax()
+
+
+def test_vmax_of_a_list_asks_for_separate_arguments():
+    with pytest.raises(TypeError, match=r"vmax\(\*values\)"):
+        vmax([Value(1.0), Value(2.0)])
+
+
+def test_vsum_of_a_string_raises():
+    with pytest.raises(TypeError, match="vsum"):
+        vsum(Value(1.0), "2")
+
+
+def test_topological_order_rejects_a_number():
+    with pytest.raises(TypeError, match="root"):
+        topological_order(1.0)
+
+
+def test_draw_rejects_a_number():
+    with pytest.raises(TypeError, match="root"):
+        draw(1.0)
+
+
+def test_draw_before_backward_raises():
+    with pytest.raises(ValueError, match="backward"):
+        draw(Value(1.0) * 2.0)
+
+
+def test_draw_rejects_negative_digits():
+    x = Value(1.0)
+    x.backward()
+    with pytest.raises(ValueError, match="digits"):
+        draw(x, digits=-1)
+
+
+def test_draw_rejects_an_ax_that_is_not_an_axes():
+    x = Value(1.0)
+    x.backward()
+    with pytest.raises(TypeError, match="ax"):
+        draw(x, ax="left")
+
+
+def test_normalized_score_graph_rejects_a_column_out_of_range():
+    with pytest.raises(ValueError, match="j must"):
+        normalized_score_graph([1.0, 2.0, 3.0], 3)
+
+
+def test_normalized_score_graph_rejects_a_float_column():
+    with pytest.raises(TypeError, match="j must be an int"):
+        normalized_score_graph([1.0, 2.0, 3.0], 1.0)
+
+
+def test_normalized_score_graph_rejects_a_matrix():
+    with pytest.raises(ValueError, match="shape"):
+        normalized_score_graph([[1.0, 2.0, 3.0]], 0)
+
+
+def test_normalized_score_graph_rejects_strings():
+    with pytest.raises(TypeError, match="raw_scores_row"):
+        normalized_score_graph(["a", "b"], 0)
+
+
+def test_normalized_score_graph_rejects_infinity():
+    with pytest.raises(ValueError, match="finite"):
+        normalized_score_graph([1.0, np.inf], 0)
+
+
+def test_loss_graph_rejects_one_dimensional_scores():
+    with pytest.raises(ValueError, match="scores"):
+        softmax_loss_graph(np.zeros(3), np.array([0]))
+
+
+def test_loss_graph_rejects_a_label_per_class_instead_of_per_sample():
+    with pytest.raises(ValueError, match="y must have shape"):
+        softmax_loss_graph(np.zeros((2, 3)), np.array([0, 1, 2]))
+
+
+def test_loss_graph_rejects_float_labels():
+    with pytest.raises(TypeError, match="y"):
+        softmax_loss_graph(np.zeros((2, 3)), np.array([0.0, 1.0]))
+
+
+def test_loss_graph_rejects_a_label_out_of_range():
+    with pytest.raises(ValueError, match="0..C-1"):
+        softmax_loss_graph(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_loss_graph_rejects_nan_scores():
+    with pytest.raises(ValueError, match="finite"):
+        softmax_loss_graph(np.array([[0.0, np.nan]]), np.array([0]))
