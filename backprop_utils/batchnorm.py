@@ -1,0 +1,438 @@
+"""Batch normalization: forward in training mode, backward two ways, and a layer.
+
+For a batch ``x`` of ``N`` samples with ``D`` features, training mode normalizes every
+feature with the batch mean and the biased batch variance, then scales and shifts:
+
+    mean = (1/N) sum_i x_i,   var = (1/N) sum_i (x_i - mean)^2,
+    xhat = (x - mean) / sqrt(var + eps),   out = gamma * xhat + beta.
+
+:func:`batchnorm_backward` walks the layer's graph node by node; :func:`batchnorm_backward_alt`
+is the closed form. :class:`BatchNorm` adds running statistics and an inference mode.
+
+Float32 ``x`` gives float32 output; any other real ``x`` is computed in float64. Inputs are
+never modified.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "BatchNorm",
+    "BatchNormCache",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "batchnorm_forward",
+]
+
+
+class BatchNormCache(NamedTuple):
+    """What :func:`batchnorm_forward` keeps for the backward pass.
+
+    It holds a reference to ``x``, not a copy (like PyTorch, the backward pass recomputes
+    ``x - mean`` instead of storing it): do not modify ``x`` in place before calling a
+    backward function.
+
+    Attributes
+    ----------
+    x : ndarray, shape (N, D)
+        The input, float32 or float64.
+    mean : ndarray, shape (D,)
+        Batch mean of each feature.
+    var : ndarray, shape (D,)
+        Biased batch variance of each feature.
+    inv_std : ndarray, shape (D,)
+        1 / sqrt(var + eps).
+    gamma : ndarray, shape (D,)
+        Scale, in the dtype of ``x``.
+    eps : float
+        The constant added to the variance.
+    """
+
+    x: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    inv_std: np.ndarray
+    gamma: np.ndarray
+    eps: float
+
+
+def _as_float_array(value: object, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular numeric array") from err
+    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
+    return array
+
+
+def _column_dot(a: np.ndarray, b: np.ndarray, block: int = 512) -> np.ndarray:
+    """sum_i a_ij * b_ij for every column j, shape (D,), with no (N, D) temporary.
+
+    ``einsum`` adds the rows one after another, so its rounding error grows like N; adding
+    blocks of rows first and the block sums after keeps float32 results accurate.
+    """
+    return sum(
+        np.einsum("ij,ij->j", a[start : start + block], b[start : start + block])
+        for start in range(0, a.shape[0], block)
+    )
+
+
+def _check_batchnorm(
+    x: object, gamma: object, beta: object, eps: object, train: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """Validate the forward arguments.
+
+    Returns x, gamma and beta in one float dtype (float32 if ``x`` is float32, else float64;
+    no copy when already so), eps as a float, and the batch mean of ``x``: its column sums
+    are NaN or infinite exactly when some element is, so they are the finiteness test.
+    """
+    x = _as_float_array(x, "x")
+    if x.ndim != 2:
+        raise ValueError(f"x must be 2-D of shape (N, D), got shape {x.shape}")
+    n_samples, n_features = x.shape
+    if n_samples == 0:
+        raise ValueError("x holds an empty batch: N must be at least 1")
+    if n_features == 0:
+        raise ValueError("x has no features: D must be at least 1")
+    if train and n_samples < 2:
+        raise ValueError(
+            "x must hold at least 2 samples in training mode: "
+            "the batch variance of a single sample is 0"
+        )
+    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    x = x.astype(dtype, copy=False)
+    params = []
+    for name, param in (("gamma", gamma), ("beta", beta)):
+        param = _as_float_array(param, name)
+        if param.shape != (n_features,):
+            raise ValueError(
+                f"{name} must have shape ({n_features},), one value per feature of x, "
+                f"got shape {param.shape}"
+            )
+        if not np.isfinite(param).all():
+            raise ValueError(f"{name} must be finite: found NaN or infinity")
+        params.append(param.astype(dtype, copy=False))
+    if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating):
+        raise TypeError(f"eps must be a positive real number, got {type(eps).__name__}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite number, got {eps}")
+    with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
+        mean = np.ones(n_samples, dtype) @ x / n_samples  # column sums by BLAS: fast
+    if not np.isfinite(mean).all():
+        if not np.isfinite(x).all():
+            raise ValueError("x must be finite: found NaN or infinity")
+        raise ValueError(f"x is too large: its batch mean overflows {dtype.__name__}; rescale x")
+    return x, params[0], params[1], float(eps), mean
+
+
+def _check_backward(dout: object, cache: object) -> tuple[np.ndarray, BatchNormCache]:
+    """Validate the backward arguments; return dout in the dtype of x, and the cache."""
+    if not isinstance(cache, BatchNormCache):
+        raise TypeError(
+            f"cache must be the BatchNormCache returned by batchnorm_forward, "
+            f"got {type(cache).__name__}"
+        )
+    dout = _as_float_array(dout, "dout")
+    if dout.shape != cache.x.shape:
+        raise ValueError(
+            f"dout must have shape {cache.x.shape}, the shape of x, got shape {dout.shape}"
+        )
+    return dout.astype(cache.x.dtype, copy=False), cache
+
+
+def batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, BatchNormCache]:
+    """Batch normalization forward pass, training mode.
+
+    The variance is the biased batch variance, computed in two passes (the mean, then the
+    mean of the centred squares) with the correction of Chan, Golub and LeVeque: the
+    one-pass E[x^2] - E[x]^2 loses every digit when the mean is large against the spread.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, shape (N, D), N >= 2
+        A batch of N samples with D features, finite.
+    gamma : array_like, shape (D,)
+        Scale of each feature.
+    beta : array_like, shape (D,)
+        Shift of each feature.
+    eps : float, default 1e-5
+        Positive constant added to the variance.
+
+    Returns
+    -------
+    out : ndarray, shape (N, D), float32 if ``x`` is float32 else float64
+        gamma * xhat + beta.
+    cache : BatchNormCache
+        What the backward functions need (a reference to ``x``, the mean, the variance,
+        1/sqrt(var + eps), gamma and eps).
+
+    Raises
+    ------
+    TypeError
+        If an array argument is not real numeric, or ``eps`` is not a number.
+    ValueError
+        If ``x`` is not 2-D, has fewer than 2 rows or no columns, or holds NaN or infinity;
+        if ``gamma`` or ``beta`` does not have shape (D,) or is not finite; if ``eps`` is
+        not positive.
+    """
+    x, gamma, beta, eps, mean = _check_batchnorm(x, gamma, beta, eps)
+    n_samples = x.shape[0]
+    out = x - mean  # the one full-size buffer: centred x, then the output
+    # The centred x sum to zero in exact arithmetic; their computed mean is the rounding
+    # error of the first mean, and correcting for it keeps every digit even in float32.
+    residual = np.ones(n_samples, x.dtype) @ out / n_samples
+    mean = mean + residual
+    with np.errstate(over="ignore"):  # tested below
+        # second pass: mean of the centred squares, with no (N, D) temporary
+        var = _column_dot(out, out) / n_samples - residual**2
+    if not np.isfinite(var).all():
+        raise ValueError(f"x is too large: its batch variance overflows {x.dtype}; rescale x")
+    inv_std = 1 / np.sqrt(var + eps)
+    scale = gamma * inv_std
+    out *= scale  # in place: gamma * xhat, up to the residual ...
+    out += beta - residual * scale  # ... which the shift absorbs
+    return out, BatchNormCache(x, mean, var, inv_std, gamma, eps)
+
+
+def batchnorm_backward(
+    dout: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batch normalization backward pass, staged: node by node along the layer's graph.
+
+    Forward graph: mean = sum(x)/N, xc = x - mean, sq = xc^2, var = sum(sq)/N,
+    var_eps = var + eps, std = sqrt(var_eps), inv_std = 1/std, xhat = xc * inv_std,
+    scaled = gamma * xhat, out = scaled + beta. Backward visits it in reverse; where a
+    value feeds two nodes (x, xc) the gradients from both are summed.
+
+    Parameters
+    ----------
+    dout : array_like of real numbers, shape (N, D)
+        Upstream gradient.
+    cache : BatchNormCache
+        From :func:`batchnorm_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+    dgamma : ndarray, shape (D,)
+    dbeta : ndarray, shape (D,)
+        All in the dtype of ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``dout`` is not real numeric or ``cache`` is not a BatchNormCache.
+    ValueError
+        If ``dout`` does not have the shape of ``x``.
+    """
+    dout, cache = _check_backward(dout, cache)
+    x, mean, var, inv_std, gamma, eps = cache
+    n_samples = x.shape[0]
+
+    # recompute the forward nodes that were not stored
+    xc = x - mean
+    std = np.sqrt(var + eps)
+    xhat = xc * inv_std
+
+    # backward, in reverse order
+    dbeta = dout.sum(axis=0)  # shift node: out = scaled + beta
+    dscaled = dout  # ... passes dout on to scaled
+    dgamma = (dscaled * xhat).sum(axis=0)  # scale node: scaled = gamma * xhat
+    dxhat = dscaled * gamma
+    dinv_std = (dxhat * xc).sum(axis=0)  # multiply node: xhat = xc * inv_std
+    dxc = dxhat * inv_std  # ... first branch into xc
+    dstd = dinv_std * (-1 / std**2)  # inverse node: inv_std = 1 / std
+    dvar_eps = dstd * 0.5 / std  # square-root node: std = sqrt(var_eps)
+    dvar = dvar_eps  # add-eps node
+    dsq = np.broadcast_to(dvar / n_samples, x.shape)  # mean node: var = sum(sq) / N
+    dxc += 2 * xc * dsq  # square node: sq = xc^2, second branch into xc
+    dx = dxc.copy()  # centring node: xc = x - mean, first branch into x
+    dmean = -dxc.sum(axis=0)  # ... and into mean
+    dx += dmean / n_samples  # mean node: mean = sum(x) / N, second branch into x
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_alt(
+    dout: np.ndarray, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Batch normalization backward pass, closed form.
+
+    With xhat = (x - mean) * inv_std:
+
+        dbeta  = sum_i dout_i,
+        dgamma = sum_i dout_i * xhat_i,
+        dx     = gamma * inv_std * (dout - dbeta / N - xhat * dgamma / N).
+
+    Parameters
+    ----------
+    dout : array_like of real numbers, shape (N, D)
+        Upstream gradient.
+    cache : BatchNormCache
+        From :func:`batchnorm_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, D)
+    dgamma : ndarray, shape (D,)
+    dbeta : ndarray, shape (D,)
+        All in the dtype of ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``dout`` is not real numeric or ``cache`` is not a BatchNormCache.
+    ValueError
+        If ``dout`` does not have the shape of ``x``.
+    """
+    dout, cache = _check_backward(dout, cache)
+    x, mean, _, inv_std, gamma, _ = cache
+    n_samples = x.shape[0]
+    dbeta = np.ones(n_samples, x.dtype) @ dout  # column sums by BLAS, faster than .sum
+    dx = x - mean  # the one full-size buffer: centred x, then dx
+    dgamma = _column_dot(dout, dx) * inv_std  # sum_i dout * xhat, no (N, D) temporary
+    dx *= -inv_std * dgamma / n_samples  # in place: -xhat * dgamma / N
+    dx += dout
+    dx -= dbeta / n_samples
+    dx *= gamma * inv_std
+    return dx, dgamma, dbeta
+
+
+class BatchNorm:
+    """A batch-normalization layer with learnable scale and shift and running statistics.
+
+    In training mode (``train=True``) it normalizes with the batch statistics and updates
+    ``running = momentum * running + (1 - momentum) * batch``; as in PyTorch, the running
+    variance is updated with the unbiased batch variance (N / (N - 1) times the biased one
+    used for normalizing). In inference mode it normalizes with the running statistics.
+    ``momentum=0.9`` here is PyTorch's ``momentum=0.1``.
+
+    Parameters
+    ----------
+    D : int
+        Number of features.
+    momentum : float, default 0.9
+        Weight of the old running statistics, in [0, 1].
+    eps : float, default 1e-5
+        Positive constant added to the variance.
+
+    Attributes
+    ----------
+    gamma, beta : ndarray, shape (D,), float64
+        Scale (initially ones) and shift (initially zeros).
+    running_mean, running_var : ndarray, shape (D,), float64
+        Running statistics (initially zeros and ones).
+    dgamma, dbeta : ndarray, shape (D,), or None
+        Gradients set by :meth:`backward`.
+
+    Raises
+    ------
+    TypeError
+        If ``D`` is not an integer or ``momentum``, ``eps`` are not numbers.
+    ValueError
+        If ``D`` < 1, ``momentum`` is outside [0, 1] or ``eps`` is not positive.
+    """
+
+    def __init__(self, D: int, momentum: float = 0.9, eps: float = 1e-5) -> None:  # noqa: N803
+        if isinstance(D, bool) or not isinstance(D, int | np.integer):
+            raise TypeError(f"D must be a positive integer, got {type(D).__name__}")
+        if D < 1:
+            raise ValueError(f"D must be a positive integer, got {D}")
+        if isinstance(momentum, bool) or not isinstance(
+            momentum, int | float | np.integer | np.floating
+        ):
+            raise TypeError(f"momentum must be a number in [0, 1], got {type(momentum).__name__}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        _check_batchnorm(np.zeros((2, 1)), np.ones(1), np.zeros(1), eps)  # to validate eps
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+        self.gamma = np.ones(D)
+        self.beta = np.zeros(D)
+        self.running_mean = np.zeros(D)
+        self.running_var = np.ones(D)
+        self.dgamma: np.ndarray | None = None
+        self.dbeta: np.ndarray | None = None
+        self._cache: BatchNormCache | None = None
+
+    def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
+        """Normalize a batch.
+
+        Parameters
+        ----------
+        x : array_like of real numbers, shape (N, D)
+            N >= 2 in training mode, N >= 1 in inference mode; finite.
+        train : bool, default True
+            Batch statistics (and update the running ones) if True, running ones if False.
+
+        Returns
+        -------
+        out : ndarray, shape (N, D), float32 if ``x`` is float32 else float64
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :func:`batchnorm_forward`; also TypeError if ``train`` is not a bool.
+        """
+        if not isinstance(train, bool | np.bool_):
+            raise TypeError(f"train must be a bool, got {type(train).__name__}")
+        if train:
+            out, cache = batchnorm_forward(x, self.gamma, self.beta, self.eps)
+            n_samples = cache.x.shape[0]
+            unbiased_var = cache.var * (n_samples / (n_samples - 1))
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * cache.mean
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * unbiased_var
+        else:
+            x, gamma, beta, eps, _ = _check_batchnorm(
+                x, self.gamma, self.beta, self.eps, train=False
+            )
+            mean = self.running_mean.astype(x.dtype)
+            var = self.running_var.astype(x.dtype)
+            inv_std = 1 / np.sqrt(var + eps)
+            out = (x - mean) * (gamma * inv_std) + beta
+            cache = BatchNormCache(x, mean, var, inv_std, gamma, eps)
+        self._cache = cache
+        self._train = bool(train)
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Backward pass of the last :meth:`forward`; sets ``dgamma`` and ``dbeta``.
+
+        After a training-mode forward this is the closed form of
+        :func:`batchnorm_backward_alt`; after an inference-mode forward the statistics are
+        constants and dx = dout * gamma / sqrt(running_var + eps).
+
+        Parameters
+        ----------
+        dout : array_like of real numbers, shape (N, D)
+            Upstream gradient.
+
+        Returns
+        -------
+        dx : ndarray, shape (N, D), in the dtype of the forward input
+
+        Raises
+        ------
+        RuntimeError
+            If :meth:`forward` has not been called.
+        TypeError, ValueError
+            If ``dout`` is not real numeric or does not have the shape of ``x``.
+        """
+        if self._cache is None:
+            raise RuntimeError("BatchNorm.backward called before forward")
+        cache = self._cache
+        if self._train:
+            dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+        else:
+            dout, _ = _check_backward(dout, cache)
+            xhat = (cache.x - cache.mean) * cache.inv_std
+            dgamma = _column_dot(dout, xhat)
+            dbeta = dout.sum(axis=0)
+            dx = dout * (cache.gamma * cache.inv_std)
+        self.dgamma, self.dbeta = dgamma, dbeta
+        return dx

@@ -1,0 +1,201 @@
+"""Affine and ReLU layers, each a forward/backward pair.
+
+``forward(...) -> (out, cache)`` and ``backward(dout, cache) -> gradients``, as in CS231n.
+Float32 input gives float32 output (for the affine layer: when ``x`` is float32); any
+other real input is computed in float64. Inputs are never modified.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "AffineCache",
+    "affine_backward",
+    "affine_forward",
+    "relu_backward",
+    "relu_forward",
+]
+
+
+class AffineCache(NamedTuple):
+    """What :func:`affine_forward` keeps: references to its (converted) inputs.
+
+    Attributes
+    ----------
+    x : ndarray, shape (N, d_1, ..., d_k)
+    w : ndarray, shape (D, M) with D = d_1 * ... * d_k
+    b : ndarray, shape (M,)
+    """
+
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+
+
+def _check_array(
+    name: str,
+    value: object,
+    shape: tuple[int | None, ...] | None = None,
+    dtype: type | None = None,
+    finite: bool = False,
+) -> np.ndarray:
+    """Validate one array argument; return it as a float array.
+
+    ``shape`` (None entries match any size) is checked when given. The result is float32
+    if ``value`` is float32 and float64 otherwise, unless ``dtype`` says which.
+    """
+    try:
+        array = np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular numeric array") from err
+    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {array.dtype}")
+    if shape is not None and (
+        array.ndim != len(shape)
+        or any(size not in (None, got) for size, got in zip(shape, array.shape, strict=True))
+    ):
+        wanted = ", ".join("any" if size is None else str(size) for size in shape)
+        wanted += "," if len(shape) == 1 else ""
+        raise ValueError(f"{name} must have shape ({wanted}), got shape {array.shape}")
+    if dtype is None:
+        dtype = np.float32 if array.dtype == np.float32 else np.float64
+    array = array.astype(dtype, copy=False)
+    if finite and not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite: found NaN or infinity")
+    return array
+
+
+def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, AffineCache]:
+    """Affine layer: out = x @ w + b, each sample flattened to a row.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, shape (N, d_1, ..., d_k), N >= 1
+        A batch; each sample is reshaped to a vector of length D = d_1 * ... * d_k.
+    w : array_like of real numbers, shape (D, M)
+        Weights.
+    b : array_like of real numbers, shape (M,)
+        Biases.
+
+    Returns
+    -------
+    out : ndarray, shape (N, M), float32 if ``x`` is float32 else float64
+    cache : AffineCache
+        References to x, w, b for :func:`affine_backward`.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real numeric array.
+    ValueError
+        If ``x`` has fewer than 2 dimensions or no rows, if the shapes do not chain
+        (w must be (D, M), b must be (M,)), or if any argument holds NaN or infinity.
+    """
+    x = _check_array("x", x, finite=True)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (N, d_1, ..., d_k) with k >= 1, got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError("x holds an empty batch: N must be at least 1")
+    n_inputs = int(np.prod(x.shape[1:]))
+    w = _check_array("w", w, (n_inputs, None), x.dtype.type, finite=True)
+    b = _check_array("b", b, (w.shape[1],), x.dtype.type, finite=True)
+    out = x.reshape(x.shape[0], n_inputs) @ w + b
+    return out, AffineCache(x, w, b)
+
+
+def affine_backward(
+    dout: np.ndarray, cache: AffineCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`affine_forward`.
+
+    Parameters
+    ----------
+    dout : array_like of real numbers, shape (N, M)
+        Upstream gradient.
+    cache : AffineCache
+        From :func:`affine_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape of x (N, d_1, ..., d_k)
+    dw : ndarray, shape (D, M)
+    db : ndarray, shape (M,)
+        All in the dtype of the forward output.
+
+    Raises
+    ------
+    TypeError
+        If ``dout`` is not a real numeric array or ``cache`` is not an AffineCache.
+    ValueError
+        If ``dout`` does not have shape (N, M).
+    """
+    if not isinstance(cache, AffineCache):
+        raise TypeError(
+            f"cache must be the AffineCache returned by affine_forward, got {type(cache).__name__}"
+        )
+    x, w, _ = cache
+    dout = _check_array("dout", dout, (x.shape[0], w.shape[1]), x.dtype.type)
+    x_rows = x.reshape(x.shape[0], -1)
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x_rows.T @ dout
+    db = dout.sum(axis=0)
+    return dx, dw, db
+
+
+def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ReLU: out = max(0, x), element-wise.
+
+    NaN passes through as NaN; infinities are valid inputs.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, any shape
+
+    Returns
+    -------
+    out : ndarray, shape of x, float32 if ``x`` is float32 else float64
+    cache : ndarray
+        ``x`` (converted), for :func:`relu_backward`.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a real numeric array.
+    """
+    x = _check_array("x", x)
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    """Backward pass of :func:`relu_forward`: dx = dout where x > 0, else 0.
+
+    The gradient at x == 0 is taken as 0.
+
+    Parameters
+    ----------
+    dout : array_like of real numbers, shape of x
+        Upstream gradient.
+    cache : ndarray
+        From :func:`relu_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape of x, in the dtype of x
+
+    Raises
+    ------
+    TypeError
+        If ``dout`` is not a real numeric array or ``cache`` is not an array.
+    ValueError
+        If ``dout`` does not have the shape of x.
+    """
+    if not isinstance(cache, np.ndarray):
+        raise TypeError(
+            f"cache must be the array returned by relu_forward, got {type(cache).__name__}"
+        )
+    x = cache
+    dout = _check_array("dout", dout, x.shape, x.dtype.type)
+    return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)

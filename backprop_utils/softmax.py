@@ -1,0 +1,322 @@
+"""The softmax function and the softmax (cross-entropy) loss, three ways.
+
+Notation follows the book: ``scores`` holds the raw scores s*_ij of ``N`` samples over
+``C`` classes, ``y`` the class index of each sample, ``probs`` the softmax probabilities
+p_ij. The loss is the mean cross-entropy over the ``N`` samples.
+
+Three implementations compute the same loss and gradient:
+
+- :func:`softmax_loss_naive` loops over samples and classes and follows the derivation
+  term by term (quotient rule, chain to the normalized scores, MAX node);
+- :func:`softmax_loss_staged` walks the computation graph node by node, from the raw
+  scores through the MAX node, the normalized scores, exp, sum, division, log and mean;
+- :func:`softmax_loss` is the vectorized version, the one to use.
+
+Float32 input gives float32 output; any other real input is computed in float64.
+Inputs are never modified.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "log_softmax",
+    "softmax",
+    "softmax_loss",
+    "softmax_loss_naive",
+    "softmax_loss_staged",
+]
+
+
+def _row_reduce(ufunc: np.ufunc, matrix: np.ndarray) -> np.ndarray:
+    """``ufunc`` reduced over each row of a C-contiguous matrix, shape (N,).
+
+    ``ufunc.reduceat`` on the flat array does what ``ufunc.reduce(matrix, axis=1)`` does
+    (pairwise, for sums) but runs up to twice as fast when the rows are short.
+    """
+    n_rows, n_cols = matrix.shape
+    return ufunc.reduceat(matrix.reshape(-1), np.arange(0, n_rows * n_cols, n_cols))
+
+
+def _check_scores(
+    scores: object, y: object = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Validate ``scores`` (and ``y`` if given).
+
+    Returns ``scores`` as a C-contiguous float32 array if it was float32 and float64
+    otherwise (no copy when it already is one), ``y`` as an integer array of shape (N,)
+    (or None), and the row maxima of ``scores``, shape (N,): the MAX node, which every
+    caller needs, and with the overall minimum the finiteness test (NaN and +inf show in
+    the row maxima, NaN and -inf in the minimum).
+    """
+    try:
+        scores = np.asarray(scores)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError("scores must be a rectangular 2-D array of shape (N, C)") from err
+    if scores.dtype == np.bool_ or scores.dtype.kind not in "fiu":
+        raise TypeError(f"scores must be a real numeric array, got dtype {scores.dtype}")
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D of shape (N, C), got shape {scores.shape}")
+    n_samples, n_classes = scores.shape
+    if n_samples == 0:
+        raise ValueError("scores holds an empty batch: N must be at least 1")
+    if n_classes == 0:
+        raise ValueError("scores has no classes: C must be at least 1")
+    dtype = np.float32 if scores.dtype == np.float32 else np.float64
+    scores = np.ascontiguousarray(scores, dtype=dtype)
+    row_max = _row_reduce(np.maximum, scores)
+    if not (np.isfinite(row_max).all() and np.isfinite(scores.min())):
+        raise ValueError("scores must be finite: found NaN or infinity")
+    if y is None:
+        return scores, None, row_max
+
+    try:
+        y = np.asarray(y)
+    except ValueError as err:
+        raise ValueError(f"y must be a 1-D integer array of shape ({n_samples},)") from err
+    if y.dtype == np.bool_ or y.dtype.kind not in "iu":
+        raise TypeError(f"y must be an integer array of class indices, got dtype {y.dtype}")
+    if y.shape != (n_samples,):
+        raise ValueError(
+            f"y must have shape ({n_samples},), one label per row of scores, got shape {y.shape}"
+        )
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(
+            f"y must hold class indices in [0, {n_classes}), got values in [{y.min()}, {y.max()}]"
+        )
+    return scores, y, row_max
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for any finite scores.
+
+    p_ij = exp(s_ij) / sum_c exp(s_ic), computed on the normalized scores
+    s_ij = s*_ij - max_k s*_ik so that no exponential overflows.
+
+    Parameters
+    ----------
+    scores : array_like of real numbers, shape (N, C)
+        Raw scores s*_ij, finite.
+
+    Returns
+    -------
+    probs : ndarray, shape (N, C), float32 if ``scores`` is float32 else float64
+        Probabilities; every row sums to one.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a real numeric array.
+    ValueError
+        If ``scores`` is not 2-D, has no rows or no columns, or holds NaN or infinity.
+    """
+    scores, _, row_max = _check_scores(scores)
+    probs = scores - row_max[:, None]  # normalized scores, all <= 0: no exp overflows
+    np.exp(probs, out=probs)  # in place
+    probs *= (1 / _row_reduce(np.add, probs))[:, None]
+    return probs
+
+
+def log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise log of the softmax, by log-sum-exp: log p_ij = s_ij - log sum_c exp(s_ic).
+
+    It stays finite where ``log(softmax(scores))`` would give log(0) = -inf.
+
+    Parameters
+    ----------
+    scores : array_like of real numbers, shape (N, C)
+        Raw scores s*_ij, finite.
+
+    Returns
+    -------
+    log_probs : ndarray, shape (N, C), float32 if ``scores`` is float32 else float64
+        Log-probabilities, all <= 0.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a real numeric array.
+    ValueError
+        If ``scores`` is not 2-D, has no rows or no columns, or holds NaN or infinity.
+    """
+    scores, _, row_max = _check_scores(scores)
+    log_probs = scores - row_max[:, None]  # normalized scores s_ij, all <= 0
+    log_sum_exp = np.log(_row_reduce(np.add, np.exp(log_probs)))  # in [0, log C]
+    log_probs -= log_sum_exp[:, None]
+    return log_probs
+
+
+def softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
+    """Mean cross-entropy loss of the softmax and its gradient, vectorized.
+
+    loss = -(1/N) sum_i log p_iy_i, and dloss/ds*_ij = (p_ij - [j = y_i]) / N.
+    The loss goes through log-sum-exp, never through log(p): it stays finite and correct
+    for scores as large as +-1e4 in float32 and float64.
+
+    Parameters
+    ----------
+    scores : array_like of real numbers, shape (N, C)
+        Raw scores s*_ij, finite.
+    y : array_like of int, shape (N,)
+        Class index of each sample, each in [0, C).
+
+    Returns
+    -------
+    loss : numpy scalar, float32 if ``scores`` is float32 else float64
+        The mean cross-entropy, >= 0.
+    dscores : ndarray, shape (N, C), same dtype as ``loss``
+        Gradient of the loss with respect to ``scores``; every row sums to zero.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a real numeric array or ``y`` is not an integer array.
+    ValueError
+        If ``scores`` is not 2-D, is empty or holds NaN or infinity; if ``y`` does not have
+        shape (N,) or holds a label outside [0, C).
+    """
+    scores, y, row_max = _check_scores(scores, y)
+    n_samples, n_classes = scores.shape
+    targets = np.arange(n_samples) * n_classes + y  # flat index of each s*_iy: one index array
+    target_normalized = scores.reshape(-1)[targets] - row_max  # s_iy, while scores is in cache
+    dscores = scores - row_max[:, None]  # the one full-size buffer: normalized scores ...
+    np.exp(dscores, out=dscores)  # ... then their exps, in place
+    sum_exp = _row_reduce(np.add, dscores)  # in [1, C]
+    loss = np.mean(np.log(sum_exp) - target_normalized)  # log-sum-exp, never log(p)
+    dscores.reshape(-1)[targets] -= sum_exp  # e_iy - S_i: the one-hot term, before scaling ...
+    dscores *= (1 / (n_samples * sum_exp))[:, None]  # ... gives (p_ij - [j = y_i]) / N
+    return loss, dscores
+
+
+def softmax_loss_naive(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
+    """Softmax loss and gradient with explicit loops that follow the derivation.
+
+    For each sample i: the MAX node m_i = max_k s*_ik, the normalized scores
+    s_ij = s*_ij - m_i, the softmax of the target class p_iy = exp(s_iy) / sum_c exp(s_ic)
+    and its log, taken by log-sum-exp. Backward: the loss sends -1/(N p_iy) to the softmax
+    node; the quotient rule gives dp_iy/ds_ij = p_iy ([j = y_i] - p_ij); their product,
+    in which p_iy cancels, is the gradient at s_ij; finally the MAX node sends
+    -sum_c dloss/ds_ic back to the largest raw score of the row.
+
+    Slow by design: it is for reading, not for use. Same parameters, returns and errors as
+    :func:`softmax_loss`.
+
+    Parameters
+    ----------
+    scores : array_like of real numbers, shape (N, C)
+    y : array_like of int, shape (N,)
+
+    Returns
+    -------
+    loss : numpy scalar, float32 if ``scores`` is float32 else float64
+    dscores : ndarray, shape (N, C), same dtype as ``loss``
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a real numeric array or ``y`` is not an integer array.
+    ValueError
+        If ``scores`` is not 2-D, is empty or holds NaN or infinity; if ``y`` does not have
+        shape (N,) or holds a label outside [0, C).
+    """
+    scores, y, _ = _check_scores(scores, y)
+    n_samples, n_classes = scores.shape
+    dtype = scores.dtype
+    loss = dtype.type(0)
+    dscores = np.zeros_like(scores)
+    for i in range(n_samples):
+        # forward: MAX node, normalized scores, exps, their sum, the log of the softmax
+        argmax = 0
+        for k in range(1, n_classes):
+            if scores[i, k] > scores[i, argmax]:
+                argmax = k
+        normalized = [scores[i, j] - scores[i, argmax] for j in range(n_classes)]
+        exps = [np.exp(normalized[j]) for j in range(n_classes)]
+        sum_exp = dtype.type(0)
+        for j in range(n_classes):
+            sum_exp += exps[j]
+        log_softmax_target = normalized[y[i]] - np.log(sum_exp)  # log p_iy by log-sum-exp
+        loss -= log_softmax_target / n_samples
+
+        # backward: upstream -1/(N p_iy) times the quotient rule p_iy ([j = y_i] - p_ij);
+        # p_iy cancels, which keeps the product finite even where p_iy underflows to 0
+        dnormalized = [dtype.type(0)] * n_classes
+        for j in range(n_classes):
+            prob_j = exps[j] / sum_exp
+            delta = 1 if j == y[i] else 0
+            dnormalized[j] = -(delta - prob_j) / n_samples
+        # s_ij = s*_ij - m_i: each s*_ij gets dnormalized[j] directly, and the MAX node
+        # passes minus their sum to the largest raw score of the row
+        for j in range(n_classes):
+            dscores[i, j] += dnormalized[j]
+        for c in range(n_classes):
+            dscores[i, argmax] -= dnormalized[c]
+    return loss, dscores
+
+
+def softmax_loss_staged(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
+    """Softmax loss and gradient, node by node on the computation graph.
+
+    Forward nodes: raw scores s*, MAX node m_i = max_k s*_ik, normalized scores
+    s_ij = s*_ij - m_i, exps e_ij = exp(s_ij), sums S_i = sum_j e_ij, division (the softmax
+    of the target class) p_i = e_iy / S_i, log, and the mean with a minus sign. Backward
+    visits the same nodes in reverse, each multiplying its local gradient by its upstream
+    gradient. The MAX node's contribution is computed and added like any other; it is zero
+    up to rounding, because each row of the gradient at the normalized scores sums to zero.
+
+    The log node's local gradient is 1/p_i. Where a target-class probability is below the
+    smallest normal number of the dtype (a score gap of about 708 in float64 or 87 in
+    float32), that gradient is not representable and this version raises; use
+    :func:`softmax_loss`, which has no such limit.
+
+    Parameters
+    ----------
+    scores : array_like of real numbers, shape (N, C)
+    y : array_like of int, shape (N,)
+
+    Returns
+    -------
+    loss : numpy scalar, float32 if ``scores`` is float32 else float64
+    dscores : ndarray, shape (N, C), same dtype as ``loss``
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a real numeric array or ``y`` is not an integer array.
+    ValueError
+        If ``scores`` is not 2-D, is empty or holds NaN or infinity; if ``y`` does not have
+        shape (N,) or holds a label outside [0, C); if a target-class probability
+        underflows (see above).
+    """
+    scores, y, _ = _check_scores(scores, y)
+    n_samples = scores.shape[0]
+    rows = np.arange(n_samples)
+
+    # forward, node by node
+    row_max = scores.max(axis=1, keepdims=True)  # MAX node, (N, 1)
+    normalized = scores - row_max  # s_ij, (N, C)
+    exps = np.exp(normalized)  # e_ij, (N, C)
+    sums = exps.sum(axis=1)  # S_i, (N,)
+    target_probs = exps[rows, y] / sums  # division: p_i = softmax(x_i, y_i), (N,)
+    if target_probs.min() < np.finfo(scores.dtype).tiny:
+        raise ValueError(
+            "scores: a target-class probability underflows in "
+            f"{scores.dtype}, so the log node's gradient 1/p is not representable; "
+            "use softmax_loss, which works by log-sum-exp"
+        )
+    log_probs = np.log(target_probs)  # log node, (N,)
+    loss = -np.mean(log_probs)  # mean node, scalar
+
+    # backward, in reverse; each line is local gradient times upstream gradient
+    dlog_probs = np.full(n_samples, -1 / n_samples, dtype=scores.dtype)  # mean node
+    dtarget_probs = dlog_probs / target_probs  # log node: d log p / dp = 1 / p
+    dexps = np.zeros_like(exps)
+    dexps[rows, y] = dtarget_probs / sums  # division node, numerator: d(e/S)/de = 1/S
+    dsums = -dtarget_probs * exps[rows, y] / sums**2  # division node, denominator: -e/S^2
+    dexps += dsums[:, None]  # sum node: copies its upstream gradient to every e_ij
+    dnormalized = dexps * exps  # exp node: d exp(s)/ds = exp(s)
+    dscores = dnormalized.copy()  # s_ij = s*_ij - m_i: gradient +1 to the raw score ...
+    drow_max = -dnormalized.sum(axis=1)  # ... and -1 to the MAX node, summed over the row
+    dscores[rows, scores.argmax(axis=1)] += drow_max  # MAX node: to the (first) largest score
+    return loss, dscores

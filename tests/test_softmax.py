@@ -1,0 +1,431 @@
+"""Tests of backprop_utils.softmax: softmax, log_softmax and the softmax loss three ways."""
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from backprop_utils.gradcheck import numerical_gradient
+from backprop_utils.softmax import (
+    log_softmax,
+    softmax,
+    softmax_loss,
+    softmax_loss_naive,
+    softmax_loss_staged,
+)
+
+LOSSES = [softmax_loss, softmax_loss_naive, softmax_loss_staged]
+LOSS_IDS = ["vectorized", "naive", "staged"]
+SCORE_ONLY = [softmax, log_softmax]
+
+
+@st.composite
+def scores_and_labels(draw, low=-4.0, high=4.0, max_side=6):
+    """Scores (N, C) in [low, high], some with ties at the row maximum, and labels."""
+    n_samples = draw(st.integers(1, max_side))
+    n_classes = draw(st.integers(1, max_side))
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False)
+    if draw(st.booleans()):  # few distinct values: ties at the row maximum are common
+        elements = st.sampled_from([low, 0.0, 1.0, high])
+    scores = draw(arrays(np.float64, (n_samples, n_classes), elements=elements))
+    labels = draw(arrays(np.int64, n_samples, elements=st.integers(0, n_classes - 1)))
+    return scores, labels
+
+
+def random_problem(n_samples, n_classes, seed=0, scale=3.0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    scores = (scale * rng.standard_normal((n_samples, n_classes))).astype(dtype)
+    labels = rng.integers(0, n_classes, n_samples)
+    return scores, labels
+
+
+def mpmath_loss_and_gradient(scores, labels):
+    """Reference loss and gradient with 50 significant digits, from the definition."""
+    mpmath.mp.dps = 50
+    n_samples, n_classes = scores.shape
+    loss = mpmath.mpf(0)
+    grad = np.zeros(scores.shape)
+    for i in range(n_samples):
+        row = [mpmath.mpf(float(s)) for s in scores[i]]
+        exps = [mpmath.exp(s) for s in row]
+        total = mpmath.fsum(exps)
+        loss -= mpmath.log(exps[labels[i]] / total) / n_samples
+        for j in range(n_classes):
+            grad[i, j] = float((exps[j] / total - (j == labels[i])) / n_samples)
+    return float(loss), grad
+
+
+# --- gradients --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+@given(problem=scores_and_labels())
+def test_gradient_matches_finite_differences(loss_fn, problem):
+    scores, labels = problem
+    _, dscores = loss_fn(scores, labels)
+    numerical = numerical_gradient(lambda s: loss_fn(s, labels)[0], scores.copy())
+    np.testing.assert_allclose(dscores, numerical, rtol=0, atol=1e-10)
+
+
+@given(problem=scores_and_labels(low=-30.0, high=30.0, max_side=8))
+def test_three_implementations_agree(problem):
+    scores, labels = problem
+    loss, dscores = softmax_loss(scores, labels)
+    for loss_fn in (softmax_loss_naive, softmax_loss_staged):
+        other_loss, other_dscores = loss_fn(scores, labels)
+        np.testing.assert_allclose(other_loss, loss, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(other_dscores, dscores, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (5, 1), (2, 2), (3, 3), (4, 2), (7, 7)])
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_gradient_matches_mpmath_reference(loss_fn, shape):
+    scores, labels = random_problem(*shape, seed=sum(shape))
+    loss, dscores = loss_fn(scores, labels)
+    ref_loss, ref_grad = mpmath_loss_and_gradient(scores, labels)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(dscores, ref_grad, rtol=0, atol=1e-15)
+
+
+def test_square_scores_gradient_is_not_transposed():
+    # N == C is where a wrong-axis broadcast goes unnoticed by shape alone
+    scores, labels = random_problem(3, 3, seed=7)
+    probs = softmax(scores)
+    expected = probs.copy()
+    expected[np.arange(3), labels] -= 1
+    _, dscores = softmax_loss(scores, labels)
+    np.testing.assert_allclose(dscores, expected / 3, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_uniform_scores_give_log_c_and_known_gradient(loss_fn):
+    scores = np.full((4, 5), 2.5)
+    labels = np.array([0, 4, 2, 2])
+    loss, dscores = loss_fn(scores, labels)
+    expected = np.full((4, 5), 1 / 5)
+    expected[np.arange(4), labels] -= 1
+    np.testing.assert_allclose(loss, np.log(5), rtol=1e-15)
+    np.testing.assert_allclose(dscores, expected / 4, atol=1e-16)
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_single_class_has_zero_loss_and_gradient(loss_fn):
+    loss, dscores = loss_fn(np.array([[3.0], [-2.0]]), np.array([0, 0]))
+    assert loss == 0
+    np.testing.assert_array_equal(dscores, np.zeros((2, 1)))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_tied_row_maximum_gives_symmetric_gradient(loss_fn):
+    # two tied maxima that are not the label get the same gradient (up to the rounding
+    # residue that the staged MAX node hands to the first of them)
+    scores = np.array([[5.0, 5.0, 1.0]])
+    _, dscores = loss_fn(scores, np.array([2]))
+    assert dscores[0, 0] == pytest.approx(dscores[0, 1], abs=1e-15)
+
+
+def test_staged_max_node_contribution_is_zero_up_to_rounding():
+    # the MAX node adds minus the row sum of the gradient at the normalized scores to the
+    # largest raw score: staged (which adds it) and naive-without-it both equal the closed form
+    scores, labels = random_problem(6, 4, seed=3)
+    _, dscores = softmax_loss_staged(scores, labels)
+    np.testing.assert_allclose(dscores.sum(axis=1), 0, atol=1e-16)
+    _, closed_form = softmax_loss(scores, labels)
+    np.testing.assert_allclose(dscores, closed_form, atol=1e-16)
+
+
+# --- laws -------------------------------------------------------------------------------
+
+
+@given(
+    problem=scores_and_labels(low=-50.0, high=50.0),
+    shift=st.floats(-1e3, 1e3, allow_nan=False),
+)
+def test_loss_is_shift_invariant(problem, shift):
+    scores, labels = problem
+    loss, dscores = softmax_loss(scores, labels)
+    shifted_loss, shifted_dscores = softmax_loss(scores + shift, labels)
+    np.testing.assert_allclose(shifted_loss, loss, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(shifted_dscores, dscores, rtol=0, atol=1e-9)
+
+
+@given(problem=scores_and_labels(low=-50.0, high=50.0), seed=st.integers(0, 2**16))
+def test_softmax_is_invariant_to_a_shift_per_row(problem, seed):
+    scores, _ = problem
+    row_shifts = np.random.default_rng(seed).uniform(-1e3, 1e3, (scores.shape[0], 1))
+    np.testing.assert_allclose(softmax(scores + row_shifts), softmax(scores), atol=1e-9)
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+@given(problem=scores_and_labels(low=-30.0, high=30.0))
+def test_dscores_rows_sum_to_zero(loss_fn, problem):
+    scores, labels = problem
+    _, dscores = loss_fn(scores, labels)
+    np.testing.assert_allclose(dscores.sum(axis=1), 0, atol=1e-15)
+
+
+@given(problem=scores_and_labels(low=-1e4, high=1e4))
+def test_probabilities_sum_to_one(problem):
+    scores, _ = problem
+    probs = softmax(scores)
+    assert np.all((probs >= 0) & (probs <= 1))
+    np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-14)
+
+
+@given(problem=scores_and_labels(low=-30.0, high=30.0))
+def test_log_softmax_is_log_of_softmax(problem):
+    scores, _ = problem
+    np.testing.assert_allclose(log_softmax(scores), np.log(softmax(scores)), atol=1e-12)
+
+
+@given(problem=scores_and_labels(low=-50.0, high=50.0))
+def test_loss_is_mean_negative_log_softmax_of_labels(problem):
+    scores, labels = problem
+    loss, _ = softmax_loss(scores, labels)
+    expected = -log_softmax(scores)[np.arange(len(labels)), labels].mean()
+    np.testing.assert_allclose(loss, expected, rtol=1e-13, atol=1e-13)
+
+
+# --- extreme scores ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_scores_give_finite_correct_loss_and_gradient(dtype):
+    scores = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3], [2.0, -1e4, 1e4]], dtype=dtype)
+    labels = np.array([1, 0, 2])  # the first two labels have probability exp(-2e4), far below 0
+    loss, dscores = softmax_loss(scores, labels)
+    ref_loss, ref_grad = mpmath_loss_and_gradient(scores, labels)
+    assert np.isfinite(loss) and np.all(np.isfinite(dscores))
+    np.testing.assert_allclose(loss, ref_loss, rtol=np.finfo(dtype).eps * 4)
+    np.testing.assert_allclose(dscores, ref_grad, atol=np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_scores_give_finite_log_softmax(dtype):
+    scores = np.array([[1e4, -1e4, 0.0]], dtype=dtype)
+    expected = np.array([[0.0, -2e4, -1e4]])
+    np.testing.assert_allclose(log_softmax(scores), expected, rtol=1e-6)
+
+
+def test_naive_matches_vectorized_at_extreme_scores():
+    scores = np.array([[1e4, -1e4, 0.0], [-3e3, 1e4, 5e3]])
+    labels = np.array([1, 0])
+    loss, dscores = softmax_loss(scores, labels)
+    naive_loss, naive_dscores = softmax_loss_naive(scores, labels)
+    np.testing.assert_allclose(naive_loss, loss, rtol=1e-15)
+    np.testing.assert_allclose(naive_dscores, dscores, atol=1e-16)
+
+
+def test_staged_raises_when_a_target_probability_underflows():
+    scores = np.array([[1e4, -1e4, 0.0]])
+    with pytest.raises(ValueError, match="underflows"):
+        softmax_loss_staged(scores, np.array([1]))
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e2, 1e3])
+def test_loss_of_large_scores_matches_reference(scale):
+    scores, labels = random_problem(5, 4, seed=11, scale=scale)
+    loss, dscores = softmax_loss(scores, labels)
+    ref_loss, ref_grad = mpmath_loss_and_gradient(scores, labels)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-13)
+    np.testing.assert_allclose(dscores, ref_grad, atol=1e-16)
+
+
+# --- dtypes and inputs ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_float32_scores_give_float32_loss_and_gradient(loss_fn):
+    scores, labels = random_problem(5, 4, dtype=np.float32)
+    loss, dscores = loss_fn(scores, labels)
+    assert loss.dtype == np.float32
+    assert dscores.dtype == np.float32
+    loss64, dscores64 = loss_fn(scores.astype(np.float64), labels)
+    np.testing.assert_allclose(loss, loss64, rtol=1e-6)
+    np.testing.assert_allclose(dscores, dscores64, atol=1e-7)
+
+
+@pytest.mark.parametrize("fn", SCORE_ONLY)
+def test_float32_scores_give_float32_probabilities(fn):
+    scores, _ = random_problem(5, 4, dtype=np.float32)
+    assert fn(scores).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float16, np.uint8])
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_other_real_scores_are_computed_in_float64(loss_fn, dtype):
+    scores = np.array([[1, 2, 3], [3, 0, 1]], dtype=dtype)
+    loss, dscores = loss_fn(scores, np.array([0, 2]))
+    assert loss.dtype == np.float64 and dscores.dtype == np.float64
+    expected_loss, expected_dscores = softmax_loss(scores.astype(np.float64), np.array([0, 2]))
+    np.testing.assert_allclose(dscores, expected_dscores, atol=1e-16)
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-15)
+
+
+def test_python_lists_are_accepted():
+    loss, dscores = softmax_loss([[1.0, 2.0], [0.5, 0.5]], [1, 0])
+    expected_loss, expected_dscores = softmax_loss(np.array([[1.0, 2.0], [0.5, 0.5]]), [1, 0])
+    assert loss == expected_loss
+    np.testing.assert_array_equal(dscores, expected_dscores)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_loss_does_not_modify_its_inputs(loss_fn, dtype):
+    scores, labels = random_problem(6, 3, dtype=dtype)
+    scores += 1000
+    scores_before, labels_before = scores.copy(), labels.copy()
+    loss_fn(scores, labels)
+    np.testing.assert_array_equal(scores, scores_before)
+    np.testing.assert_array_equal(labels, labels_before)
+
+
+@pytest.mark.parametrize("fn", SCORE_ONLY)
+def test_softmax_does_not_modify_its_input(fn):
+    scores, _ = random_problem(6, 3)
+    before = scores.copy()
+    fn(scores)
+    np.testing.assert_array_equal(scores, before)
+
+
+def test_gradient_is_a_new_array():
+    scores, labels = random_problem(4, 4)
+    _, dscores = softmax_loss(scores, labels)
+    assert not np.shares_memory(dscores, scores)
+
+
+# --- bad input --------------------------------------------------------------------------
+
+ALL_FNS = [*LOSSES, *SCORE_ONLY]
+ALL_IDS = [*LOSS_IDS, "softmax", "log_softmax"]
+
+
+def call(fn, scores, labels=(0,)):
+    """Call a loss with labels, or softmax / log_softmax without."""
+    if fn in SCORE_ONLY:
+        return fn(scores)
+    return fn(scores, labels)
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_one_dimensional_scores_raise(fn):
+    with pytest.raises(ValueError, match="2-D"):
+        call(fn, np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_three_dimensional_scores_raise(fn):
+    with pytest.raises(ValueError, match="2-D"):
+        call(fn, np.zeros((1, 2, 3)))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_empty_batch_raises(fn):
+    with pytest.raises(ValueError, match="empty"):
+        call(fn, np.zeros((0, 3)), np.zeros(0, dtype=int))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_zero_classes_raise(fn):
+    with pytest.raises(ValueError, match="classes"):
+        call(fn, np.zeros((2, 0)), np.zeros(2, dtype=int))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_non_finite_scores_raise(fn, bad):
+    scores = np.zeros((2, 3))
+    scores[1, 2] = bad  # not the label: a -inf there would otherwise vanish silently in exp
+    with pytest.raises(ValueError, match="finite"):
+        call(fn, scores, np.array([0, 0]))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_text_scores_raise_type_error(fn):
+    with pytest.raises(TypeError, match="scores"):
+        call(fn, np.array([["a", "b"]]))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_complex_scores_raise_type_error(fn):
+    with pytest.raises(TypeError, match="real"):
+        call(fn, np.ones((1, 2), dtype=complex))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_boolean_scores_raise_type_error(fn):
+    with pytest.raises(TypeError, match="scores"):
+        call(fn, np.ones((1, 2), dtype=bool))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_ragged_scores_raise(fn):
+    with pytest.raises(ValueError, match="rectangular"):
+        call(fn, [[1.0, 2.0], [3.0]], [0, 0])
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_float_labels_raise_type_error(loss_fn):
+    with pytest.raises(TypeError, match="integer"):
+        loss_fn(np.zeros((2, 3)), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_boolean_labels_raise_type_error(loss_fn):
+    with pytest.raises(TypeError, match="integer"):
+        loss_fn(np.zeros((2, 3)), np.array([True, False]))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_too_few_labels_raise(loss_fn):
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
+        loss_fn(np.zeros((3, 3)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_too_many_labels_raise(loss_fn):
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        loss_fn(np.zeros((2, 3)), np.array([0, 1, 2]))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_two_dimensional_labels_raise(loss_fn):
+    with pytest.raises(ValueError, match="shape"):
+        loss_fn(np.zeros((2, 3)), np.array([[0], [1]]))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_scalar_label_raises(loss_fn):
+    with pytest.raises(ValueError, match="shape"):
+        loss_fn(np.zeros((1, 3)), 0)
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_negative_label_raises(loss_fn):
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        loss_fn(np.zeros((2, 3)), np.array([0, -1]))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_label_equal_to_class_count_raises(loss_fn):
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        loss_fn(np.zeros((2, 3)), np.array([3, 0]))
+
+
+# --- an outside reference, when PyTorch is installed (it is not a dependency) ------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_pytorch_cross_entropy(dtype):
+    torch = pytest.importorskip("torch")
+    scores, labels = random_problem(64, 10, seed=5, scale=5.0, dtype=dtype)
+    scores[0, 0] = 1e4  # and one extreme score
+    tensor = torch.tensor(scores, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(tensor, torch.tensor(labels))
+    expected.backward()
+    loss, dscores = softmax_loss(scores, labels)
+    tol = 10 * np.finfo(dtype).eps
+    np.testing.assert_allclose(loss, expected.item(), rtol=tol)
+    np.testing.assert_allclose(dscores, tensor.grad.numpy(), atol=tol)
