@@ -1,11 +1,14 @@
 """A small scalar computation-graph recorder and its matplotlib drawing.
 
 A :class:`Value` holds one number. Combining Values with ``+``, ``-``, ``*``, ``/``, unary
-``-``, :meth:`Value.exp`, :meth:`Value.log`, :func:`vsum` or :func:`vmax` records a new node
-that remembers its operation, its parents and the *local gradient* d(node)/d(parent) of that
-operation at the forward values. :meth:`Value.backward` then applies the chain rule: visiting
-the nodes from the root back to the leaves, each node adds ``local gradient * its own grad`` to
-each parent's grad, so a parent used twice (a fork) receives the sum of both contributions.
+``-``, :meth:`Value.exp`, :meth:`Value.log`, :meth:`Value.sqrt`, :func:`vsum` or :func:`vmax`
+records a new node that remembers its operation, its parents and the *local gradient*
+d(node)/d(parent) of that operation at the forward values. :meth:`Value.backward` then applies
+the chain rule: visiting the nodes from the root back to the leaves, each node adds
+``local gradient * its own grad`` to each parent's grad, so a parent used twice (a fork)
+receives the sum of both contributions.
+:func:`seeded_root` makes backward start from given gradients at given nodes instead, so a graph
+cut in stages can be backpropagated one stage at a time.
 
 :func:`draw` lays the graph out in layers from left to right and draws each node with its
 operation and forward value, black arrows for the data flow and red arrows for the gradient
@@ -13,7 +16,8 @@ flowing back, each labelled with the gradient it carries. The gradient that a MA
 its largest input is drawn dashed.
 
 :func:`normalized_score_graph` and :func:`softmax_loss_graph` build the two graphs of the
-softmax loss used in the book. All arithmetic is float64 (Python floats).
+softmax loss used in the book, and :func:`batchnorm_graph` the graph of batch normalization for
+one feature, in three stages. All arithmetic is float64 (Python floats).
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
 __all__ = [
+    "BatchNormGraph",
     "GraphLayout",
     "Value",
+    "batchnorm_graph",
     "draw",
     "layered_layout",
     "normalized_score_graph",
+    "seeded_root",
     "softmax_loss_graph",
     "topological_order",
     "vmax",
@@ -50,6 +57,7 @@ OP_SYMBOLS = {
     "neg": "\N{MINUS SIGN}x",
     "exp": "exp",
     "log": "log",
+    "sqrt": "\N{SQUARE ROOT}",
     "max": "max",
 }
 
@@ -104,6 +112,55 @@ def _check_scores(scores: object, y: object) -> tuple[np.ndarray, np.ndarray]:
     if np.any(y < 0) or np.any(y >= scores.shape[1]):
         raise ValueError(f"y must hold labels in 0..C-1 = 0..{scores.shape[1] - 1}")
     return scores.astype(np.float64), y.astype(np.int64)
+
+
+def _check_batchnorm(
+    x: object, gamma: object, beta: object, dout: object, eps: object, cut: object
+) -> tuple[list[float], float, float, list[float], float]:
+    """Validate the inputs of batchnorm_graph; return x and dout as lists of floats."""
+    columns = []
+    for name, values in (("x", x), ("dout", dout)):
+        try:
+            column = np.asarray(values)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"{name} must be a flat list of real numbers") from err
+        if not (
+            np.issubdtype(column.dtype, np.floating) or np.issubdtype(column.dtype, np.integer)
+        ):
+            raise TypeError(f"{name} must hold real numbers, got dtype {column.dtype}")
+        columns.append(column)
+    x, dout = columns
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(
+            f"x must have shape (N,) with N >= 2 (one feature of a batch; training mode needs "
+            f"2 samples), got shape {x.shape}"
+        )
+    if dout.shape != x.shape:
+        raise ValueError(f"dout must have the shape of x, ({x.size},), got shape {dout.shape}")
+    for name, column in (("x", x), ("dout", dout)):
+        if not np.all(np.isfinite(column)):
+            raise ValueError(f"{name} must be finite (no nan or inf)")
+    gamma, beta = _check_real(gamma, "gamma"), _check_real(beta, "beta")
+    eps = _check_real(eps, "eps")
+    if eps <= 0.0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    if not isinstance(cut, bool):
+        raise TypeError(f"cut must be a bool, got {type(cut).__name__}")
+    return x.astype(np.float64).tolist(), gamma, beta, dout.astype(np.float64).tolist(), eps
+
+
+def _check_seeds(nodes: object, grads: object) -> tuple[tuple[Value, ...], tuple[float, ...]]:
+    """Validate the inputs of seeded_root; return them as tuples of Values and floats."""
+    for name, values in (("nodes", nodes), ("grads", grads)):
+        if isinstance(values, Value) or not isinstance(values, Sequence | np.ndarray):
+            raise TypeError(f"{name} must be a list or tuple, got {type(values).__name__}")
+    if len(nodes) == 0:
+        raise ValueError("nodes must hold at least one Value")
+    if len(grads) != len(nodes):
+        raise ValueError(f"grads must hold one gradient per node, {len(nodes)}, got {len(grads)}")
+    nodes = tuple(_check_value(node, "each node") for node in nodes)
+    grads = tuple(_check_real(grad, "each grad") for grad in grads)
+    return nodes, grads
 
 
 class Value:
@@ -276,6 +333,21 @@ class Value:
         if self.data <= 0.0:
             raise ValueError(f"log needs a positive input, got {self.data}")
         return Value(math.log(self.data), op="log", parents=(self,), local_grads=(1 / self.data,))
+
+    def sqrt(self) -> Value:
+        """Square root; its local gradient is 1 / (2 sqrt(x)).
+
+        Raises
+        ------
+        ValueError
+            If the input is not > 0 (at 0 the local gradient is infinite).
+        """
+        if self.data <= 0.0:
+            raise ValueError(
+                f"sqrt needs a positive input (its gradient at 0 is infinite), got {self.data}"
+            )
+        out = math.sqrt(self.data)
+        return Value(out, op="sqrt", parents=(self,), local_grads=(0.5 / out,))
 
     # The chain rule ---------------------------------------------------------------------------
 
@@ -879,3 +951,205 @@ def softmax_loss_graph(scores, y) -> tuple[Value, list[list[Value]]]:
         raw_scores.append(row_values)
     loss = (-vsum(*log_probs)) / n_samples
     return loss.named("loss"), raw_scores
+
+
+# Batch normalization, and backward by stages --------------------------------------------------
+
+
+def seeded_root(
+    nodes: Sequence[Value], grads: Sequence[float], *, label: str = r"$\tilde L$"
+) -> Value:
+    """A stand-in root from which backward starts with the given gradients at the given nodes.
+
+    The root is ``L~ = sum_k nodes[k] * gbar_k``, where each ``gbar_k`` is a new leaf labelled
+    ``$\\bar g$`` that holds ``grads[k]``. Since ``d L~ / d nodes[k] = grads[k]``, calling
+    ``backward()`` on it sends ``grads[k]`` back from ``nodes[k]`` as if a later stage of the
+    graph had sent it: this is how a graph cut in stages is backpropagated one stage at a time.
+    A seeded node that another seeded node depends on receives its own seed plus what flows
+    back through that node, as it would in the uncut graph.
+
+    Parameters
+    ----------
+    nodes : list of Value, at least one
+        The end nodes of a stage.
+    grads : list of float, one per node
+        The gradient that the next stage sent back to each of them; finite.
+    label : str, default ``"$\\tilde L$"``
+        The label of the root.
+
+    Returns
+    -------
+    Value
+        The root, with op ``"+"``; call its ``backward()``.
+
+    Raises
+    ------
+    TypeError
+        If `nodes` or `grads` is not a list or tuple, a node is not a Value, a gradient is not
+        a real number, or `label` is not a string.
+    ValueError
+        If `nodes` is empty, `grads` does not hold one gradient per node, or a gradient is not
+        finite.
+    """
+    nodes, grads = _check_seeds(nodes, grads)
+    seeds = [node * Value(grad, r"$\bar g$") for node, grad in zip(nodes, grads, strict=True)]
+    return vsum(*seeds, label=label)
+
+
+@dataclass(frozen=True)
+class BatchNormGraph:
+    """The nodes of the graph of batch normalization for one feature, from :func:`batchnorm_graph`.
+
+    Stage 1, the statistics: ``x -> mean -> centered -> var``. Stage 2, the inverse standard
+    deviation: ``var_in -> var + eps -> std -> inv_std``. Stage 3, the output:
+    ``centered_in, inv_std_in, gamma, beta -> xhat -> out -> loss``. In a cut graph, ``var_in``,
+    ``centered_in`` and ``inv_std_in`` are new leaves holding the values of ``var``,
+    ``centered`` and ``inv_std``, so the three stages are three separate graphs; in an uncut
+    graph they are those nodes themselves.
+
+    Attributes
+    ----------
+    x : list of Value, length N
+        The leaves x_k.
+    mean : Value
+        The batch mean mu.
+    centered : list of Value, length N
+        x_k - mu, as stage 1 computes them.
+    var : Value
+        The biased batch variance sigma^2, the end of stage 1.
+    var_in : Value
+        sigma^2 as it enters stage 2.
+    std : Value
+        s = sqrt(sigma^2 + eps).
+    inv_std : Value
+        1/s, the end of stage 2.
+    centered_in : list of Value, length N
+        x_k - mu as they enter stage 3.
+    inv_std_in : Value
+        1/s as it enters stage 3.
+    gamma : Value
+        The leaf gamma, the scale.
+    beta : Value
+        The leaf beta, the shift.
+    xhat : list of Value, length N
+        The normalized inputs (x_k - mu) / s.
+    out : list of Value, length N
+        The outputs y_k = gamma * xhat_k + beta.
+    dout : list of Value, length N
+        The leaves g_k, the upstream gradient.
+    loss : Value
+        The stand-in loss L = sum_k g_k y_k, the end of stage 3; d L / d y_k = g_k.
+    """
+
+    x: list[Value]
+    mean: Value
+    centered: list[Value]
+    var: Value
+    var_in: Value
+    std: Value
+    inv_std: Value
+    centered_in: list[Value]
+    inv_std_in: Value
+    gamma: Value
+    beta: Value
+    xhat: list[Value]
+    out: list[Value]
+    dout: list[Value]
+    loss: Value
+
+    @property
+    def stage_roots(self) -> tuple[Value, Value, Value]:
+        """The end nodes of the three stages, ``(var, inv_std, loss)``."""
+        return self.var, self.inv_std, self.loss
+
+
+def _enter_stage(node: Value, cut: bool) -> Value:
+    """`node` as the next stage sees it: a new leaf with its value and label if `cut`."""
+    return Value(node.data, node.label) if cut else node
+
+
+def batchnorm_graph(
+    x, gamma: float, beta: float, dout, eps: float = 1e-5, *, cut: bool = True
+) -> BatchNormGraph:
+    """The graph of batch normalization in training mode for one feature, in three stages.
+
+    Gate by gate: mu = (sum_k x_k) / N, x_k - mu, sigma^2 = (sum_k (x_k - mu)^2) / N,
+    s = sqrt(sigma^2 + eps), 1/s = 1 / s, xhat_k = (x_k - mu) * (1/s),
+    y_k = gamma * xhat_k + beta and the stand-in loss L = sum_k g_k y_k, whose gradient with
+    respect to y_k is the upstream gradient g_k = dout_k. These are the nodes of
+    :func:`backprop_utils.batchnorm.batchnorm_backward`. The graph is cut after sigma^2 (stage 1,
+    the statistics) and after 1/s (stage 2, the inverse standard deviation); stage 3 is the
+    output. Backpropagate a cut graph stage by stage, from the last one, with
+    :func:`seeded_root`.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, shape (N,), N >= 2
+        One feature of a batch, finite.
+    gamma : float
+        Scale, finite.
+    beta : float
+        Shift, finite.
+    dout : array_like of real numbers, shape (N,)
+        The upstream gradient d L / d y, finite.
+    eps : float, default 1e-5
+        Positive constant added to the variance.
+    cut : bool, default True
+        Cut the graph into three separate stages (True), or build it in one piece (False).
+
+    Returns
+    -------
+    BatchNormGraph
+        Every node the stages are made of. ``loss.backward()`` on an uncut graph fills the grads
+        of ``x``, ``gamma`` and ``beta`` with dx, dgamma and dbeta.
+
+    Raises
+    ------
+    TypeError
+        If `x` or `dout` does not hold real numbers, `gamma`, `beta` or `eps` is not a real
+        number, or `cut` is not a bool.
+    ValueError
+        If `x` is not 1-D with at least 2 entries, `dout` does not have the shape of `x`, a
+        number is not finite, `eps` is not > 0, or a node's value overflows float64.
+    """
+    x, gamma, beta, dout, eps = _check_batchnorm(x, gamma, beta, dout, eps, cut)
+    n_samples = len(x)
+    sub = [f"_{{{k + 1}}}" for k in range(n_samples)]  # 1-based subscripts: x_{1} .. x_{N}
+
+    # Stage 1, the statistics: x_k -> mu -> x_k - mu -> sigma^2
+    xs = [Value(value, f"$x{sub[k]}$") for k, value in enumerate(x)]
+    mean = (vsum(*xs) / n_samples).named(r"$\mu$")
+    centered = [(x_k - mean).named(f"$x{sub[k]}-\\mu$") for k, x_k in enumerate(xs)]
+    var = (vsum(*[c * c for c in centered]) / n_samples).named(r"$\sigma^2$")
+
+    # Stage 2, the inverse standard deviation: sigma^2 -> s = sqrt(sigma^2 + eps) -> 1/s
+    var_in = _enter_stage(var, cut)
+    var_eps = (var_in + Value(eps, rf"$\epsilon={eps:g}$")).named(r"$\sigma^2+\epsilon$")
+    std = var_eps.sqrt().named("$s$")
+    inv_std = (1 / std).named("$1/s$")
+
+    # Stage 3, the output: x_k - mu and 1/s -> xhat_k -> y_k -> L = sum_k g_k y_k
+    centered_in = [_enter_stage(c, cut) for c in centered]
+    inv_std_in = _enter_stage(inv_std, cut)
+    gamma_leaf, beta_leaf = Value(gamma, r"$\gamma$"), Value(beta, r"$\beta$")
+    xhat = [(c * inv_std_in).named(f"$\\hat{{x}}{sub[k]}$") for k, c in enumerate(centered_in)]
+    out = [(gamma_leaf * h + beta_leaf).named(f"$y{sub[k]}$") for k, h in enumerate(xhat)]
+    dout_leaves = [Value(g, f"$g{sub[k]}$") for k, g in enumerate(dout)]
+    loss = vsum(*[y * g for y, g in zip(out, dout_leaves, strict=True)], label="$L$")
+    return BatchNormGraph(
+        x=xs,
+        mean=mean,
+        centered=centered,
+        var=var,
+        var_in=var_in,
+        std=std,
+        inv_std=inv_std,
+        centered_in=centered_in,
+        inv_std_in=inv_std_in,
+        gamma=gamma_leaf,
+        beta=beta_leaf,
+        xhat=xhat,
+        out=out,
+        dout=dout_leaves,
+        loss=loss,
+    )

@@ -1,4 +1,5 @@
-"""Tests of backprop_utils.graph: gates, backward, layout, drawing and the softmax-loss graphs."""
+"""Tests of backprop_utils.graph: gates, backward, layout, drawing, the softmax-loss graphs and
+the batch-norm graph."""
 
 import math
 
@@ -13,11 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from backprop_utils.batchnorm import batchnorm_backward, batchnorm_forward
 from backprop_utils.graph import (
     Value,
+    batchnorm_graph,
     draw,
     layered_layout,
     normalized_score_graph,
+    seeded_root,
     softmax_loss_graph,
     topological_order,
     vmax,
@@ -57,6 +61,7 @@ GATES = {
     "neg": (lambda a: -a, lambda a: -a, (0.75,)),
     "exp": (lambda a: a.exp(), math.exp, (0.75,)),
     "log": (lambda a: a.log(), math.log, (0.75,)),
+    "sqrt": (lambda a: a.sqrt(), math.sqrt, (0.75,)),
     "max": (lambda a, b, c: vmax(a, b, c), max, (0.5, 2.0, -1.0)),
     "vsum": (lambda a, b, c: vsum(a, b, c), lambda a, b, c: a + b + c, (0.5, 2.0, -1.0)),
 }
@@ -111,6 +116,18 @@ def test_reflected_operators_with_numbers_make_constant_leaves():
     assert isinstance(out, Value)
     out.backward()
     assert x.grad == 4.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(1e-3, 1e3))
+def test_sqrt_local_gradient_matches_finite_differences_for_any_positive_input(x):
+    leaf = Value(x)
+    out = leaf.sqrt()
+    out.backward()
+    step = 1e-6 * x  # relative step: sqrt is curved most near 0
+    numeric = (math.sqrt(x + step) - math.sqrt(x - step)) / (2 * step)
+    assert out.data == math.sqrt(x)
+    assert leaf.grad == pytest.approx(numeric, rel=1e-7)
 
 
 def test_max_routes_the_whole_gradient_to_the_first_largest_input_on_a_tie():
@@ -248,6 +265,141 @@ def test_loss_graph_does_not_modify_its_inputs():
 def test_loss_graph_accepts_integer_scores():
     loss, _ = softmax_loss_graph([[1, 2, 3]], [2])
     assert loss.data == pytest.approx(float(softmax_loss(np.array([[1.0, 2, 3]]), [2])[0]))
+
+
+# The batch-norm graph and seeded roots -------------------------------------------------------
+
+
+def random_batch(seed, n_samples):
+    """A seeded feature column x, scale, shift and upstream gradient."""
+    rng = np.random.default_rng(seed)
+    x, dout = rng.normal(2.0, 3.0, size=n_samples), rng.normal(size=n_samples)
+    gamma, beta = rng.normal(), rng.normal()
+    return x, gamma, beta, dout
+
+
+def staged_backward(graph):
+    """Backpropagate a cut batch-norm graph stage by stage, from the output back."""
+    graph.loss.backward()
+    seeded_root([graph.inv_std], [graph.inv_std_in.grad]).backward()
+    stage_1_grads = [graph.var_in.grad] + [c.grad for c in graph.centered_in]
+    seeded_root([graph.var, *graph.centered], stage_1_grads).backward()
+
+
+def leaf_grads(graph):
+    """(dx, dgamma, dbeta) read off the leaves of a batch-norm graph."""
+    return np.array([leaf.grad for leaf in graph.x]), graph.gamma.grad, graph.beta.grad
+
+
+@pytest.mark.parametrize("cut", [True, False])
+@pytest.mark.parametrize(("n_samples", "seed"), [(3, 0), (2, 1), (5, 2), (8, 3)])
+def test_batchnorm_graph_forward_matches_batchnorm_forward(n_samples, seed, cut):
+    x, gamma, beta, dout = random_batch(seed, n_samples)
+    graph = batchnorm_graph(x, gamma, beta, dout, eps=1e-5, cut=cut)
+    out, cache = batchnorm_forward(x[:, None], [gamma], [beta], eps=1e-5)
+    statistics = [graph.mean.data, graph.var.data, graph.inv_std.data]
+    expected = [cache.mean[0], cache.var[0], cache.inv_std[0]]
+    np.testing.assert_allclose(statistics, expected, rtol=1e-12)
+    np.testing.assert_allclose([y.data for y in graph.out], out[:, 0], rtol=1e-12, atol=1e-12)
+    assert graph.loss.data == pytest.approx(float(dout @ out[:, 0]), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize(("n_samples", "seed"), [(3, 0), (2, 1), (5, 2), (8, 3)])
+def test_staged_backward_of_the_cut_graph_matches_batchnorm_backward(n_samples, seed):
+    x, gamma, beta, dout = random_batch(seed, n_samples)
+    graph = batchnorm_graph(x, gamma, beta, dout)
+    staged_backward(graph)
+    _, cache = batchnorm_forward(x[:, None], [gamma], [beta])
+    dx, dgamma, dbeta = batchnorm_backward(dout[:, None], cache)
+    grads = leaf_grads(graph)
+    np.testing.assert_allclose(grads[0], dx[:, 0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[1:], [dgamma[0], dbeta[0]], rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_samples=st.integers(2, 7))
+def test_uncut_graph_backward_matches_batchnorm_backward_and_the_staged_backward(seed, n_samples):
+    x, gamma, beta, dout = random_batch(seed, n_samples)
+    whole = batchnorm_graph(x, gamma, beta, dout, cut=False)
+    whole.loss.backward()
+    staged = batchnorm_graph(x, gamma, beta, dout)
+    staged_backward(staged)
+    _, cache = batchnorm_forward(x[:, None], [gamma], [beta])
+    dx, dgamma, dbeta = batchnorm_backward(dout[:, None], cache)
+    whole_grads, staged_grads = leaf_grads(whole), leaf_grads(staged)
+    np.testing.assert_allclose(whole_grads[0], dx[:, 0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(whole_grads[1:], [dgamma[0], dbeta[0]], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(staged_grads[0], whole_grads[0], rtol=1e-12, atol=1e-14)
+
+
+def test_cut_graph_enters_each_stage_through_new_leaves_with_the_same_values():
+    graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8])
+    crossings = [(graph.var, graph.var_in), (graph.inv_std, graph.inv_std_in)]
+    crossings += list(zip(graph.centered, graph.centered_in, strict=True))
+    for node, leaf in crossings:
+        assert leaf is not node and leaf.parents == ()
+        assert (leaf.data, leaf.label) == (node.data, node.label)
+    stage_3 = {id(node) for node in topological_order(graph.loss)}
+    assert not any(id(x_k) in stage_3 for x_k in graph.x)
+
+
+def test_uncut_graph_is_one_piece_in_which_every_output_depends_on_every_input():
+    graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8], cut=False)
+    assert graph.var_in is graph.var and graph.inv_std_in is graph.inv_std
+    assert all(a is b for a, b in zip(graph.centered_in, graph.centered, strict=True))
+    for y in graph.out:
+        ancestors = {id(node) for node in topological_order(y)}
+        assert all(id(x_k) in ancestors for x_k in graph.x)
+
+
+def test_uncut_graph_of_three_samples_is_fifteen_layers_deep():
+    graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8], cut=False)
+    assert max(layered_layout(graph.loss).layers.values()) + 1 == 15
+
+
+def test_inverse_standard_deviation_is_one_over_a_square_root():
+    graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8], eps=0.25)
+    assert graph.std.op == "sqrt" and graph.inv_std.op == "/"
+    assert graph.std.data == math.sqrt(graph.var.data + 0.25)
+    assert graph.inv_std.data == 1 / graph.std.data
+    assert graph.stage_roots == (graph.var, graph.inv_std, graph.loss)
+
+
+def test_constant_feature_gives_beta_and_finite_gradients():
+    graph = batchnorm_graph([2.0, 2.0, 2.0], 3.0, 0.25, [1.0, -2.0, 0.5], cut=False)
+    graph.loss.backward()
+    assert [y.data for y in graph.out] == [0.25, 0.25, 0.25]
+    assert all(math.isfinite(x_k.grad) for x_k in graph.x)
+
+
+def test_batchnorm_graph_does_not_modify_its_inputs():
+    x, dout = np.array([1.0, 2.5, 6.0]), np.array([0.5, -1.0, 0.8])
+    batchnorm_graph(x, 1.5, 0.5, dout)
+    np.testing.assert_array_equal(x, [1.0, 2.5, 6.0])
+    np.testing.assert_array_equal(dout, [0.5, -1.0, 0.8])
+
+
+def test_batchnorm_graph_accepts_integers():
+    graph = batchnorm_graph([1, 3, 8], 2, 0, [1, 0, -1])
+    assert graph.mean.data == 4.0 and graph.x[0].data == 1.0
+
+
+def test_seeded_root_gives_each_seeded_node_its_gradient():
+    a, b = Value(2.0), Value(-3.0)
+    first, second = a.exp(), a * b
+    root = seeded_root([first, second], [0.5, -4.0])
+    root.backward()
+    assert (first.grad, second.grad) == (0.5, -4.0)
+    assert a.grad == pytest.approx(0.5 * math.exp(2.0) - 4.0 * b.data)
+    assert b.grad == -4.0 * a.data
+    assert root.label == r"$\tilde L$"
+
+
+def test_seeded_node_that_feeds_another_seeded_node_gets_both_gradients():
+    a = Value(3.0)
+    square = a * a
+    seeded_root([a, square], [1.0, 2.0]).backward()
+    assert a.grad == 1.0 + 2.0 * 6.0
 
 
 # Layout ---------------------------------------------------------------------------------------
@@ -407,6 +559,14 @@ def test_draw_gives_a_value_used_twice_by_one_gate_two_arrows_each_way():
     assert len(patches_with_gid(ax, "node")) == 2
 
 
+def test_draw_writes_the_square_root_gate_as_a_root_sign():
+    x = Value(4.0, "x")
+    root = x.sqrt().named("s")
+    root.backward()
+    fig, ax = draw(root)
+    assert any(text.get_text().startswith("s  [\N{SQUARE ROOT}]") for text in ax.texts)
+
+
 def test_draw_of_a_single_leaf_works():
     x = Value(1.0, "x")
     x.backward()
@@ -439,7 +599,7 @@ def test_value_rejects_a_label_that_is_not_a_string():
 
 def test_value_rejects_an_unknown_op():
     with pytest.raises(ValueError, match="op"):
-        Value(1.0, op="sqrt")
+        Value(1.0, op="tanh")
 
 
 def test_value_rejects_parents_and_local_grads_of_different_lengths():
@@ -460,6 +620,16 @@ def test_adding_a_string_raises_type_error():
 def test_log_of_zero_raises():
     with pytest.raises(ValueError, match="positive"):
         Value(0.0).log()
+
+
+def test_sqrt_of_zero_raises():
+    with pytest.raises(ValueError, match="positive"):
+        Value(0.0).sqrt()
+
+
+def test_sqrt_of_a_negative_number_raises():
+    with pytest.raises(ValueError, match="positive"):
+        Value(-4.0).sqrt()
 
 
 def test_exp_overflow_raises():
@@ -564,3 +734,83 @@ def test_loss_graph_rejects_a_label_out_of_range():
 def test_loss_graph_rejects_nan_scores():
     with pytest.raises(ValueError, match="finite"):
         softmax_loss_graph(np.array([[0.0, np.nan]]), np.array([0]))
+
+
+def test_batchnorm_graph_rejects_a_matrix():
+    with pytest.raises(ValueError, match="x must have shape"):
+        batchnorm_graph(np.ones((3, 2)), 1.0, 0.0, np.ones((3, 2)))
+
+
+def test_batchnorm_graph_rejects_a_single_sample():
+    with pytest.raises(ValueError, match="N >= 2"):
+        batchnorm_graph([1.0], 1.0, 0.0, [1.0])
+
+
+def test_batchnorm_graph_rejects_dout_of_another_length():
+    with pytest.raises(ValueError, match="dout must have the shape of x"):
+        batchnorm_graph([1.0, 2.0, 3.0], 1.0, 0.0, [1.0, 2.0])
+
+
+def test_batchnorm_graph_rejects_strings():
+    with pytest.raises(TypeError, match="x must hold real numbers"):
+        batchnorm_graph(["1", "2"], 1.0, 0.0, [1.0, 2.0])
+
+
+def test_batchnorm_graph_rejects_a_ragged_list():
+    with pytest.raises(ValueError, match="flat list"):
+        batchnorm_graph([1.0, [2.0, 3.0]], 1.0, 0.0, [1.0, 2.0])
+
+
+def test_batchnorm_graph_rejects_nan_in_x():
+    with pytest.raises(ValueError, match="x must be finite"):
+        batchnorm_graph([1.0, np.nan], 1.0, 0.0, [1.0, 2.0])
+
+
+def test_batchnorm_graph_rejects_infinity_in_dout():
+    with pytest.raises(ValueError, match="dout must be finite"):
+        batchnorm_graph([1.0, 2.0], 1.0, 0.0, [np.inf, 2.0])
+
+
+def test_batchnorm_graph_rejects_an_array_for_gamma():
+    with pytest.raises(TypeError, match="gamma"):
+        batchnorm_graph([1.0, 2.0], np.array([1.0]), 0.0, [1.0, 2.0])
+
+
+def test_batchnorm_graph_rejects_a_nan_beta():
+    with pytest.raises(ValueError, match="beta"):
+        batchnorm_graph([1.0, 2.0], 1.0, float("nan"), [1.0, 2.0])
+
+
+def test_batchnorm_graph_rejects_zero_eps():
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        batchnorm_graph([1.0, 2.0], 1.0, 0.0, [1.0, 2.0], eps=0.0)
+
+
+def test_batchnorm_graph_rejects_a_cut_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="cut"):
+        batchnorm_graph([1.0, 2.0], 1.0, 0.0, [1.0, 2.0], cut="yes")
+
+
+def test_seeded_root_rejects_a_single_value_for_nodes():
+    with pytest.raises(TypeError, match="nodes must be a list"):
+        seeded_root(Value(1.0), [1.0])
+
+
+def test_seeded_root_rejects_no_nodes():
+    with pytest.raises(ValueError, match="at least one"):
+        seeded_root([], [])
+
+
+def test_seeded_root_rejects_one_gradient_too_few():
+    with pytest.raises(ValueError, match="one gradient per node"):
+        seeded_root([Value(1.0), Value(2.0)], [1.0])
+
+
+def test_seeded_root_rejects_a_number_as_a_node():
+    with pytest.raises(TypeError, match="each node"):
+        seeded_root([1.0], [1.0])
+
+
+def test_seeded_root_rejects_a_nan_gradient():
+    with pytest.raises(ValueError, match="finite"):
+        seeded_root([Value(1.0)], [float("nan")])
