@@ -25,8 +25,7 @@ def main(page: str) -> int:
     shutil.copy(source, book / "chapters" / source.name)
     shutil.copy(ROOT / "chapters" / "references.md", book / "chapters" / "references.md")
     (book / "_toc.yml").write_text(
-        f"format: jb-book\nroot: chapters/{source.stem}\n"
-        "chapters:\n  - file: chapters/references\n"
+        f"format: jb-book\nroot: chapters/{source.stem}\nchapters:\n  - file: chapters/references\n"
     )
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     command = [str(jupyter_book), "build", str(book), "-W", "-n", "--keep-going"]
