@@ -39,7 +39,7 @@ unit: setup
 
 nbval: setup
 	$(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		-p no:cacheprovider -n $(JOBS) -q $(NOTEBOOKS)
+		-p no:cacheprovider -n $(JOBS) --dist loadfile -q $(NOTEBOOKS)
 
 browser: setup
 	$(BIN)/pytest tests -m browser -q

@@ -1,0 +1,283 @@
+"""Finite-difference gradient checks.
+
+A gradient check compares a gradient computed by hand (the *analytic* gradient) with one
+estimated from function values alone (the *numerical* gradient). Every function here uses the
+centred difference
+
+    df/dx_k ~ (f(x + h e_k) - f(x - h e_k)) / (2 h),
+
+whose error is O(h^2) for a smooth f, and the relative error of CS231n to compare the two.
+
+The probes change ``x`` in place (so that a function that closes over ``x`` sees them) and put the
+original value back after each probe, also when ``f`` raises. ``x`` is therefore unchanged,
+bit for bit, when a function returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = [
+    "grad_check_sparse",
+    "numerical_gradient",
+    "numerical_gradient_array",
+    "rel_error",
+]
+
+
+def _validate(f: object, x: object, h: object) -> None:
+    """Check the arguments shared by every finite-difference function.
+
+    Raises
+    ------
+    TypeError
+        If `f` is not callable, `x` is not a floating-point ndarray or `h` is not a real number.
+    ValueError
+        If `x` is read-only or not finite, or `h` is not a finite positive number.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(
+            f"x must be a floating-point numpy array (it is probed in place), got {kind}; "
+            "convert it first, e.g. x = np.asarray(x, dtype=float)"
+        )
+    if not x.flags.writeable:
+        raise ValueError("x must be a writeable array: the probes change it in place")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x must be finite (no nan or inf)")
+    if isinstance(h, bool) or not isinstance(h, Real):
+        raise TypeError(f"h must be a real number, got {type(h).__name__}")
+    if not (math.isfinite(h) and h > 0):
+        raise ValueError(f"h must be a finite number > 0, got {h}")
+
+
+def _as_real_array(value: np.ndarray) -> np.ndarray:
+    """Return what f produced as a float64 array, or raise if it is not real numbers."""
+    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+        raise TypeError(f"f must return real numbers, got dtype {value.dtype}")
+    return value.astype(np.float64)
+
+
+def _as_scalar(value: np.ndarray) -> float:
+    """Return the scalar that f produced as a float, or raise a clear error."""
+    if value.ndim != 0:
+        raise ValueError(
+            f"f must return a scalar, got an array of shape {value.shape}; "
+            "use numerical_gradient_array for array-valued functions"
+        )
+    return float(_as_real_array(value))
+
+
+def _probe(f: Callable, x: np.ndarray, index: tuple, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (f(x + h e_index), f(x - h e_index)); x[index] is restored even if f raises.
+
+    Array results are copied, so an f that returns a view of x is still measured correctly.
+    """
+    old_value = x[index]
+    try:
+        x[index] = old_value + h
+        plus = np.array(f(x), copy=True)
+        x[index] = old_value - h
+        minus = np.array(f(x), copy=True)
+    finally:
+        x[index] = old_value
+    return plus, minus
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5):
+    """Centred-difference gradient of a scalar function at every coordinate of `x`.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> scalar``. It is called with `x` itself, changed in place at one coordinate.
+    x : ndarray of float, any shape
+        The point. Changed during the probes, restored after each one (also if `f` raises).
+    h : float, default 1e-5
+        The step, > 0. The error is O(h^2) from truncation plus about ``eps * abs(f) / h`` from
+        rounding, so h near eps^(1/3) (about 6e-6 in float64) is best.
+
+    Returns
+    -------
+    grad : ndarray of float64, same shape as `x`
+        ``grad[k] = (f(x + h e_k) - f(x - h e_k)) / (2 h)``.
+
+    Raises
+    ------
+    TypeError
+        If `f` is not callable, `x` is not a floating-point ndarray, `h` is not a real number,
+        or `f` returns a complex number.
+    ValueError
+        If `x` is read-only or not finite, `h` is not finite and > 0, or `f` returns an array.
+    """
+    _validate(f, x, h)
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        plus, minus = _probe(f, x, index, h)
+        grad[index] = (_as_scalar(plus) - _as_scalar(minus)) / (2 * h)
+    return grad
+
+
+def numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout, h: float = 1e-5
+):
+    """Centred-difference gradient of ``sum(f(x) * dout)`` for an array-valued `f`.
+
+    This is what a layer's backward pass returns for the upstream gradient `dout`:
+    ``grad[k] = sum((f(x + h e_k) - f(x - h e_k)) * dout) / (2 h)``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> ndarray``. It is called with `x` itself, changed in place at one coordinate.
+    x : ndarray of float, any shape
+        The point. Changed during the probes, restored after each one (also if `f` raises).
+    dout : array_like of float, shape ``f(x).shape``
+        The upstream gradient. Use a random one: an all-ones `dout` can hide a wrong backward.
+    h : float, default 1e-5
+        The step, > 0.
+
+    Returns
+    -------
+    grad : ndarray of float64, same shape as `x`
+
+    Raises
+    ------
+    TypeError
+        As for :func:`numerical_gradient`, or if `dout` is not numeric.
+    ValueError
+        As for :func:`numerical_gradient`, or if `dout` is not finite or its shape is not
+        ``f(x).shape``.
+    """
+    _validate(f, x, h)
+    try:
+        dout = np.asarray(dout, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"dout must be an array of real numbers: {error}") from None
+    if not np.all(np.isfinite(dout)):
+        raise ValueError("dout must be finite (no nan or inf)")
+    out_shape = np.shape(f(x))
+    if dout.shape != out_shape:
+        raise ValueError(f"dout must have the shape of f(x), {out_shape}, got {dout.shape}")
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        plus, minus = _probe(f, x, index, h)
+        if plus.shape != out_shape or minus.shape != out_shape:
+            raise ValueError(f"f must return the same shape at every probe, {out_shape}")
+        grad[index] = np.sum((_as_real_array(plus) - _as_real_array(minus)) * dout) / (2 * h)
+    return grad
+
+
+def rel_error(a, b) -> float:
+    """Largest elementwise relative error, CS231n's definition.
+
+    ``max(|a - b| / max(1e-8, |a| + |b|))``. It lies in [0, 1], is symmetric, and is 0 only
+    when ``a == b``. Rule of thumb for a float64 gradient check: below 1e-7 is right, around
+    1e-4 is suspicious unless the function has kinks, above 1e-2 is wrong.
+
+    Parameters
+    ----------
+    a, b : array_like of real numbers, the same shape (scalars allowed), not empty
+
+    Returns
+    -------
+    error : float
+
+    Raises
+    ------
+    TypeError
+        If `a` or `b` is not numeric.
+    ValueError
+        If the shapes differ, the arrays are empty, or a value is not finite.
+    """
+    arrays = []
+    for name, value in (("a", a), ("b", b)):
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{name} must be an array of real numbers: {error}") from None
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} must be finite (no nan or inf)")
+        arrays.append(array)
+    a, b = arrays
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        raise ValueError("a and b must not be empty")
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def grad_check_sparse(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    analytic_grad,
+    num_checks: int = 10,
+    h: float = 1e-5,
+    seed: int | None = 0,
+):
+    """Check an analytic gradient at a few random coordinates of a large `x`.
+
+    Each check is the relative error between one centred difference and the analytic value,
+    ``|num - ana| / max(1e-8, |num| + |ana|)``. Two evaluations of `f` per check, whatever the
+    size of `x`.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> scalar``, called with `x` changed in place at one coordinate.
+    x : ndarray of float, any shape
+        The point; restored after each probe.
+    analytic_grad : array_like of float, shape ``x.shape``
+        The gradient to check.
+    num_checks : int, default 10
+        How many distinct coordinates to probe, 1 <= num_checks <= x.size.
+    h : float, default 1e-5
+        The step, > 0.
+    seed : int or None, default 0
+        Seed of the generator that picks the coordinates.
+
+    Returns
+    -------
+    errors : ndarray of float64, shape (num_checks,)
+        The relative error at each probed coordinate.
+
+    Raises
+    ------
+    TypeError
+        As for :func:`numerical_gradient`, or if `num_checks` is not an integer or
+        `analytic_grad` is not numeric.
+    ValueError
+        As for :func:`numerical_gradient`, or if `analytic_grad` has not the shape of `x` or
+        is not finite, or `num_checks` is outside 1..x.size.
+    """
+    _validate(f, x, h)
+    try:
+        analytic_grad = np.asarray(analytic_grad, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"analytic_grad must be an array of real numbers: {error}") from None
+    if analytic_grad.shape != x.shape:
+        raise ValueError(
+            f"analytic_grad must have the shape of x, {x.shape}, got {analytic_grad.shape}"
+        )
+    if not np.all(np.isfinite(analytic_grad)):
+        raise ValueError("analytic_grad must be finite (no nan or inf)")
+    if isinstance(num_checks, bool) or not isinstance(num_checks, Integral):
+        raise TypeError(f"num_checks must be an integer, got {type(num_checks).__name__}")
+    if not 1 <= num_checks <= x.size:
+        raise ValueError(f"num_checks must be between 1 and x.size = {x.size}, got {num_checks}")
+    rng = np.random.default_rng(seed)
+    flat_indices = rng.choice(x.size, size=num_checks, replace=False)
+    errors = np.empty(num_checks, dtype=np.float64)
+    for k, flat_index in enumerate(flat_indices):
+        index = np.unravel_index(flat_index, x.shape)
+        plus, minus = _probe(f, x, index, h)
+        numeric = (_as_scalar(plus) - _as_scalar(minus)) / (2 * h)
+        analytic = analytic_grad[index]
+        errors[k] = abs(numeric - analytic) / max(1e-8, abs(numeric) + abs(analytic))
+    return errors
