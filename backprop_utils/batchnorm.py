@@ -19,6 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+# The forward and closed-form backward passes work on blocks of rows of about this many
+# bytes: half the L2 cache of a typical core, so each block is read from memory once.
+_BLOCK_BYTES = 2**19
+
 __all__ = [
     "BatchNorm",
     "BatchNormCache",
@@ -79,6 +83,31 @@ def _column_dot(a: np.ndarray, b: np.ndarray, block: int = 512) -> np.ndarray:
         np.einsum("ij,ij->j", a[start : start + block], b[start : start + block])
         for start in range(0, a.shape[0], block)
     )
+
+
+def _row_blocks(shape: tuple[int, int], itemsize: int) -> tuple[int, list[slice]]:
+    """Rows per block, and the slices that cut the rows of an (N, D) array into blocks.
+
+    A block holds about ``_BLOCK_BYTES`` (at most N rows): small enough to stay in the L2
+    cache while several passes are made over it, large enough that NumPy's cost per call
+    stays small against the work.
+    """
+    n_rows, n_cols = shape
+    block_rows = min(n_rows, max(1, _BLOCK_BYTES // (n_cols * itemsize)))
+    return block_rows, [slice(start, start + block_rows) for start in range(0, n_rows, block_rows)]
+
+
+def _tile(vector: np.ndarray, block_rows: int, n_rows: int) -> np.ndarray:
+    """A (D,) vector repeated on ``block_rows`` rows, to update blocks of an (N, D) array.
+
+    Updating a block by the tiled copy is a plain elementwise operation, about twice as
+    fast in NumPy as broadcasting the (D,) vector over the rows. When one block holds all
+    N rows the copy would cost memory for little gain, and the vector comes back as a
+    (1, D) row, which broadcasts.
+    """
+    if block_rows >= n_rows:
+        return vector[None, :]
+    return np.tile(vector, (block_rows, 1))
 
 
 def _check_batchnorm(
@@ -152,6 +181,7 @@ def batchnorm_forward(
     The variance is the biased batch variance, computed in two passes (the mean, then the
     mean of the centred squares) with the correction of Chan, Golub and LeVeque: the
     one-pass E[x^2] - E[x]^2 loses every digit when the mean is large against the spread.
+    The rows are processed in blocks that fit in the L2 cache.
 
     Parameters
     ----------
@@ -182,21 +212,39 @@ def batchnorm_forward(
         not positive.
     """
     x, gamma, beta, eps, mean = _check_batchnorm(x, gamma, beta, eps)
-    n_samples = x.shape[0]
-    out = x - mean  # the one full-size buffer: centred x, then the output
-    # The centred x sum to zero in exact arithmetic; their computed mean is the rounding
-    # error of the first mean, and correcting for it keeps every digit even in float32.
-    residual = np.ones(n_samples, x.dtype) @ out / n_samples
+    n_samples, n_features = x.shape
+    block_rows, blocks = _row_blocks(x.shape, x.itemsize)
+    ones = np.ones(block_rows, x.dtype)  # ones @ block: column sums by BLAS (gemv), fast
+    mean_rows = _tile(mean, block_rows, n_samples)  # tiled: plain elementwise ops, fast
+    out = np.empty_like(x)  # the one full-size buffer: centred x, then the output
+    squares = np.empty((block_rows, n_features), x.dtype)  # one block of squares, reused
+    centred_sum = np.zeros(n_features, x.dtype)
+    square_sum = np.zeros(n_features, x.dtype)
+    with np.errstate(over="ignore"):  # an overflowing variance is tested below
+        for rows in blocks:  # first sweep: centre x, sum the centred values and squares
+            block = out[rows]
+            n_rows = len(block)
+            np.subtract(x[rows], mean_rows[:n_rows], out=block)
+            np.multiply(block, block, out=squares[:n_rows])
+            centred_sum += ones[:n_rows] @ block  # summed block by block: accurate in float32
+            square_sum += ones[:n_rows] @ squares[:n_rows]
+        # The centred x sum to zero in exact arithmetic; their computed mean is the rounding
+        # error of the first mean, and correcting for it keeps every digit even in float32.
+        residual = centred_sum / n_samples
+        var = square_sum / n_samples - residual**2
+    del mean_rows, squares  # not needed below: free them before tiling two more
     mean = mean + residual
-    with np.errstate(over="ignore"):  # tested below
-        # second pass: mean of the centred squares, with no (N, D) temporary
-        var = _column_dot(out, out) / n_samples - residual**2
     if not np.isfinite(var).all():
         raise ValueError(f"x is too large: its batch variance overflows {x.dtype}; rescale x")
     inv_std = 1 / np.sqrt(var + eps)
     scale = gamma * inv_std
-    out *= scale  # in place: gamma * xhat, up to the residual ...
-    out += beta - residual * scale  # ... which the shift absorbs
+    scale_rows = _tile(scale, block_rows, n_samples)
+    shift_rows = _tile(beta - residual * scale, block_rows, n_samples)  # shift absorbs residual
+    for rows in blocks:  # second sweep, in place: out = gamma * xhat + beta
+        block = out[rows]
+        n_rows = len(block)
+        block *= scale_rows[:n_rows]
+        block += shift_rows[:n_rows]
     return out, BatchNormCache(x, mean, var, inv_std, gamma, eps)
 
 
@@ -269,6 +317,9 @@ def batchnorm_backward_alt(
         dgamma = sum_i dout_i * xhat_i,
         dx     = gamma * inv_std * (dout - dbeta / N - xhat * dgamma / N).
 
+    The rows are processed in blocks that fit in the L2 cache: a first sweep for the two
+    sums, a second for dx.
+
     Parameters
     ----------
     dout : array_like of real numbers, shape (N, D)
@@ -292,14 +343,34 @@ def batchnorm_backward_alt(
     """
     dout, cache = _check_backward(dout, cache)
     x, mean, _, inv_std, gamma, _ = cache
-    n_samples = x.shape[0]
-    dbeta = np.ones(n_samples, x.dtype) @ dout  # column sums by BLAS, faster than .sum
-    dx = x - mean  # the one full-size buffer: centred x, then dx
-    dgamma = _column_dot(dout, dx) * inv_std  # sum_i dout * xhat, no (N, D) temporary
-    dx *= -inv_std * dgamma / n_samples  # in place: -xhat * dgamma / N
-    dx += dout
-    dx -= dbeta / n_samples
-    dx *= gamma * inv_std
+    n_samples, n_features = x.shape
+    block_rows, blocks = _row_blocks(x.shape, x.itemsize)
+    ones = np.ones(block_rows, x.dtype)  # ones @ block: column sums by BLAS (gemv), fast
+    mean_rows = _tile(mean, block_rows, n_samples)  # tiled: plain elementwise ops, fast
+    dx = np.empty_like(x)  # the one full-size buffer: centred x, then dx
+    products = np.empty((block_rows, n_features), x.dtype)  # dout * (x - mean), reused
+    dbeta = np.zeros(n_features, x.dtype)
+    dgamma = np.zeros(n_features, x.dtype)
+    for rows in blocks:  # first sweep: centre x, and sum dout and dout * (x - mean)
+        block = dx[rows]
+        n_rows = len(block)
+        np.subtract(x[rows], mean_rows[:n_rows], out=block)
+        np.multiply(dout[rows], block, out=products[:n_rows])
+        dbeta += ones[:n_rows] @ dout[rows]  # summed block by block: accurate in float32
+        dgamma += ones[:n_rows] @ products[:n_rows]
+    del mean_rows, products  # not needed below: free them before tiling three more
+    dgamma *= inv_std  # sum_i dout * xhat
+    # dx = gamma * inv_std * (dout - dbeta / N - (x - mean) * inv_std * dgamma / N)
+    centred_factor_rows = _tile(-inv_std * dgamma / n_samples, block_rows, n_samples)
+    dbeta_mean_rows = _tile(dbeta / n_samples, block_rows, n_samples)
+    scale_rows = _tile(gamma * inv_std, block_rows, n_samples)
+    for rows in blocks:  # second sweep, in place on the centred x
+        block = dx[rows]
+        n_rows = len(block)
+        block *= centred_factor_rows[:n_rows]
+        block += dout[rows]
+        block -= dbeta_mean_rows[:n_rows]
+        block *= scale_rows[:n_rows]
     return dx, dgamma, dbeta
 
 

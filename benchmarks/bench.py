@@ -40,6 +40,7 @@ except ImportError:  # torch is optional
 SOFTMAX_SIZES = [(256, 10), (4096, 1000), (65536, 100)]
 BATCHNORM_SIZES = [(256, 100), (4096, 1024), (65536, 64)]
 DTYPES = [np.float64, np.float32]
+LARGE_SCALE = 300.0  # scores this large take softmax_loss's MAX-node shift in both dtypes
 NAIVE_ROWS = 16  # above the smallest size, time the naive loops on this many rows and scale
 
 
@@ -186,6 +187,33 @@ def bench_softmax(repeats: int, limit: int | None) -> list[str]:
     return header + rows
 
 
+def bench_softmax_large_scores(repeats: int, limit: int | None) -> list[str]:
+    """The vectorized softmax loss where the MAX-node shift is taken (|scores| > 300)."""
+    rows = []
+    for dtype in DTYPES:
+        for n_samples, n_classes in SOFTMAX_SIZES[1:]:
+            rng = np.random.default_rng(0)
+            scores = (LARGE_SCALE * rng.standard_normal((n_samples, n_classes))).astype(dtype)
+            labels = rng.integers(0, n_classes, n_samples)
+            with threads(limit):
+                fns = {"fast": partial(softmax_loss, scores, labels)}
+                if torch is not None:
+                    fns["torch"] = torch_cross_entropy(scores, labels)
+                times = interleaved_medians(fns, repeats)
+            fast, reference = times["fast"], times.get("torch")
+            peak = peak_extra_bytes(partial(softmax_loss, scores, labels)) / scores.nbytes
+            rows.append(
+                f"| {dtype.__name__} | {n_samples}x{n_classes} | {fast:.2f} | {fmt(reference)} "
+                f"| {fmt(reference / fast if reference else None)} | {peak:.2f} |"
+            )
+    header = [
+        "| dtype | N x C | vectorized ms | torch ms | torch / vectorized "
+        "| peak extra memory / input |",
+        "|---|---|---|---|---|---|",
+    ]
+    return header + rows
+
+
 def bench_batchnorm(repeats: int, limit: int | None) -> list[str]:
     rows = []
     for dtype in DTYPES:
@@ -250,6 +278,9 @@ def main() -> None:
     for label, limit in (("one thread", 1), ("default threads", None)):
         print(f"\n### Softmax loss, forward + backward, {label}\n")
         print("\n".join(bench_softmax(repeats, limit)))
+        if limit == 1:
+            print(f"\n### Softmax loss with large scores (x{LARGE_SCALE:g}), {label}\n")
+            print("\n".join(bench_softmax_large_scores(repeats, limit)))
         print(f"\n### Batch normalization, forward + backward, {label}\n")
         print("\n".join(bench_batchnorm(repeats, limit)))
     print(

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backprop_utils.batchnorm import (
+    _BLOCK_BYTES,
     BatchNorm,
     BatchNormCache,
     batchnorm_backward,
@@ -164,6 +165,37 @@ def test_backward_is_exact_on_a_large_mean(backward):
     _, large_cache = batchnorm_forward(x + 1e6, gamma, beta)
     for small, large in zip(backward(dout, small_cache), backward(dout, large_cache), strict=True):
         np.testing.assert_allclose(large, small, rtol=1e-8, atol=1e-9)
+
+
+# --- blocks of rows ---------------------------------------------------------------------
+
+
+def test_many_blocks_match_definition_and_staged_backward():
+    # 2.5 blocks of rows, the last one partial
+    n_features = 50
+    n_samples = int(2.5 * _BLOCK_BYTES / (n_features * 8))
+    x, gamma, beta, dout = random_batch(n_samples, n_features, seed=4, loc=3.0, scale=2.0)
+    out, cache = batchnorm_forward(x, gamma, beta, eps=1e-5)
+    mean = x.mean(axis=0)
+    var = ((x - mean) ** 2).mean(axis=0)
+    expected = gamma * (x - mean) / np.sqrt(var + 1e-5) + beta
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    for closed, staged in zip(
+        batchnorm_backward_alt(dout, cache), batchnorm_backward(dout, cache), strict=True
+    ):
+        np.testing.assert_allclose(closed, staged, rtol=1e-9, atol=1e-12)
+
+
+def test_float32_over_many_blocks_is_accurate_when_mean_is_large():
+    n_features = 4
+    n_samples = int(2.5 * _BLOCK_BYTES / (n_features * 4))
+    rng = np.random.default_rng(2)
+    x = (1e4 + rng.standard_normal((n_samples, n_features))).astype(np.float32)
+    out, cache = batchnorm_forward(x, np.ones(4, np.float32), np.zeros(4, np.float32))
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(cache.var, x64.var(axis=0), rtol=1e-5)
+    expected = (x64 - x64.mean(axis=0)) / np.sqrt(x64.var(axis=0) + 1e-5)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
 
 
 # --- dtypes and inputs ------------------------------------------------------------------

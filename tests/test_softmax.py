@@ -9,6 +9,7 @@ from hypothesis.extra.numpy import arrays
 
 from backprop_utils.gradcheck import numerical_gradient
 from backprop_utils.softmax import (
+    _BLOCK_BYTES,
     log_softmax,
     softmax,
     softmax_loss,
@@ -231,6 +232,55 @@ def test_loss_of_large_scores_matches_reference(scale):
     ref_loss, ref_grad = mpmath_loss_and_gradient(scores, labels)
     np.testing.assert_allclose(loss, ref_loss, rtol=1e-13)
     np.testing.assert_allclose(dscores, ref_grad, atol=1e-16)
+
+
+# --- blocks of rows, with and without the max shift ------------------------------------
+
+
+def shifted_reference(scores, labels):
+    """Loss and gradient in float64 by the textbook max-shifted formulas, no blocks."""
+    scores = scores.astype(np.float64)
+    rows = np.arange(scores.shape[0])
+    normalized = scores - scores.max(axis=1, keepdims=True)
+    sum_exp = np.exp(normalized).sum(axis=1)
+    loss = np.mean(np.log(sum_exp) - normalized[rows, labels])
+    grad = np.exp(normalized) / sum_exp[:, None]
+    grad[rows, labels] -= 1
+    return loss, grad / scores.shape[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_many_blocks_with_and_without_the_shift_match_reference(dtype):
+    # 2.5 blocks of rows; the middle rows are scaled past the limit where exp could
+    # overflow, so unshifted blocks, shifted blocks and a partial last block all occur
+    n_classes = 50
+    n_samples = int(2.5 * _BLOCK_BYTES / (n_classes * np.dtype(dtype).itemsize))
+    scores, labels = random_problem(n_samples, n_classes, seed=5, dtype=np.float64)
+    scores[n_samples // 2 : n_samples // 2 + 10] *= 300
+    scores = scores.astype(dtype)
+    loss, dscores = softmax_loss(scores, labels)
+    ref_loss, ref_grad = shifted_reference(scores, labels)
+    tight = dtype == np.float64
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12 if tight else 1e-5)
+    np.testing.assert_allclose(
+        dscores, ref_grad, rtol=1e-12 if tight else 1e-5, atol=1e-18 if tight else 1e-12
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(problem=scores_and_labels(low=-300.0, high=300.0))
+def test_loss_is_never_negative(dtype, problem):
+    scores, labels = problem
+    loss, _ = softmax_loss(scores.astype(dtype), labels)
+    assert loss >= 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1.0, 1e3], ids=["unshifted", "shifted"])
+def test_single_class_loss_is_exactly_zero_with_and_without_the_shift(dtype, scale):
+    loss, dscores = softmax_loss(np.array([[3.0], [-2.0]], dtype) * scale, np.array([0, 0]))
+    assert loss == 0
+    np.testing.assert_array_equal(dscores, 0)
 
 
 # --- dtypes and inputs ------------------------------------------------------------------
