@@ -1,0 +1,87 @@
+"""House rules of the chapters, read from the notebooks' JSON (no kernel is started).
+
+nbval checks that each notebook runs and matches its stored outputs; these tests check what a
+chapter must contain: a numbered title, checks that assert, captioned figures, exercises with
+solutions, seeded randomness and stored outputs.
+"""
+
+import json
+import re
+
+import pytest
+from tocfiles import ROOT, toc_notebooks
+
+CHAPTERS = [path for path in toc_notebooks() if re.match(r"\d\d_", path.name)]
+
+
+def _cells(path, kind):
+    notebook = json.loads((ROOT / path).read_text(encoding="utf-8"))
+    return [
+        "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        for cell in notebook["cells"]
+        if cell["cell_type"] == kind
+    ], notebook
+
+
+def test_every_chapter_of_the_outline_is_in_the_toc():
+    assert [int(path.name[:2]) for path in CHAPTERS] == list(range(1, 12))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_title_is_numbered_like_the_toc(path):
+    markdown, _ = _cells(path, "markdown")
+    number = int(path.name[:2])
+    assert re.match(rf"# {number}\. \S", markdown[0]), markdown[0][:60]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_at_least_three_cells_end_in_a_check(path):
+    code, _ = _cells(path, "code")
+    checking = [
+        cell for cell in code if re.search(r"^\s*(assert\b|np\.testing\.assert_)", cell, re.M)
+    ]
+    assert len(checking) >= 3, f"{path.name}: only {len(checking)} cells assert anything"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_every_glued_figure_is_shown_with_a_caption(path):
+    code, _ = _cells(path, "code")
+    markdown, _ = _cells(path, "markdown")
+    text = "\n".join(markdown)
+    glued = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']\s*,\s*fig", "\n".join(code)))
+    assert glued, f"{path.name} draws no figure"
+    for key in glued:
+        block = re.search(rf"```{{glue:figure}} {re.escape(key)}\n(.*?)```", text, re.S)
+        assert block, f"{path.name}: figure {key} is glued but never shown"
+        caption = [line for line in block.group(1).splitlines() if line and line[0] != ":"]
+        assert caption, f"{path.name}: figure {key} has no caption"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_every_exercise_has_a_solution(path):
+    markdown, _ = _cells(path, "markdown")
+    text = "\n".join(markdown)
+    exercises = re.findall(r"```\{exercise\}\s*\n:label: (\S+)", text)
+    solutions = re.findall(r"```\{solution\} (\S+)", text)
+    assert exercises, f"{path.name} has no exercises"
+    assert sorted(exercises) == sorted(solutions), path.name
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_randomness_is_seeded(path):
+    code, _ = _cells(path, "code")
+    source = "\n".join(code)
+    assert not re.search(r"np\.random\.(rand|randn|randint|normal|uniform|seed)\(", source)
+    assert not re.search(r"default_rng\(\s*\)", source), f"{path.name}: unseeded default_rng()"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_outputs_are_stored_and_hold_no_error(path):
+    _, notebook = _cells(path, "code")
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
+            continue
+        assert cell.get("execution_count") is not None, f"{path.name}: a cell was not executed"
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"{path.name} stores an error"
+            assert output.get("name") != "stderr", f"{path.name} stores stderr output"
