@@ -165,12 +165,26 @@ def _check_backward(dout: object, cache: object) -> tuple[np.ndarray, BatchNormC
             f"cache must be the BatchNormCache returned by batchnorm_forward, "
             f"got {type(cache).__name__}"
         )
+    x = cache.x
+    if not isinstance(x, np.ndarray) or x.ndim != 2:
+        raise ValueError("cache.x must be the (N, D) array given to batchnorm_forward")
+    for field in ("mean", "var", "inv_std", "gamma"):
+        value = getattr(cache, field)
+        if not isinstance(value, np.ndarray) or value.shape != (x.shape[1],):
+            raise ValueError(
+                f"cache.{field} must have shape ({x.shape[1]},), one value per feature of x: "
+                "pass the cache that batchnorm_forward returned, unchanged"
+            )
     dout = _as_float_array(dout, "dout")
-    if dout.shape != cache.x.shape:
-        raise ValueError(
-            f"dout must have shape {cache.x.shape}, the shape of x, got shape {dout.shape}"
-        )
-    return dout.astype(cache.x.dtype, copy=False), cache
+    if dout.shape != x.shape:
+        raise ValueError(f"dout must have shape {x.shape}, the shape of x, got shape {dout.shape}")
+    return dout.astype(x.dtype, copy=False), cache
+
+
+def _check_dbeta(dbeta: np.ndarray) -> None:
+    """dbeta holds the column sums of dout: NaN or infinite exactly when dout has such values."""
+    if not np.isfinite(dbeta).all():
+        raise ValueError("dout must be finite: found NaN or infinity (or its column sums overflow)")
 
 
 def batchnorm_forward(
@@ -277,7 +291,8 @@ def batchnorm_backward(
     TypeError
         If ``dout`` is not real numeric or ``cache`` is not a BatchNormCache.
     ValueError
-        If ``dout`` does not have the shape of ``x``.
+        If ``dout`` does not have the shape of ``x`` or is not finite, or if the cache was
+        altered (its vectors no longer have shape (D,)).
     """
     dout, cache = _check_backward(dout, cache)
     x, mean, var, inv_std, gamma, eps = cache
@@ -290,6 +305,7 @@ def batchnorm_backward(
 
     # backward, in reverse order
     dbeta = dout.sum(axis=0)  # shift node: out = scaled + beta
+    _check_dbeta(dbeta)
     dscaled = dout  # ... passes dout on to scaled
     dgamma = (dscaled * xhat).sum(axis=0)  # scale node: scaled = gamma * xhat
     dxhat = dscaled * gamma
@@ -339,7 +355,8 @@ def batchnorm_backward_alt(
     TypeError
         If ``dout`` is not real numeric or ``cache`` is not a BatchNormCache.
     ValueError
-        If ``dout`` does not have the shape of ``x``.
+        If ``dout`` does not have the shape of ``x`` or is not finite, or if the cache was
+        altered (its vectors no longer have shape (D,)).
     """
     dout, cache = _check_backward(dout, cache)
     x, mean, _, inv_std, gamma, _ = cache
@@ -358,6 +375,7 @@ def batchnorm_backward_alt(
         np.multiply(dout[rows], block, out=products[:n_rows])
         dbeta += ones[:n_rows] @ dout[rows]  # summed block by block: accurate in float32
         dgamma += ones[:n_rows] @ products[:n_rows]
+    _check_dbeta(dbeta)
     del mean_rows, products  # not needed below: free them before tiling three more
     dgamma *= inv_std  # sum_i dout * xhat
     # dx = gamma * inv_std * (dout - dbeta / N - (x - mean) * inv_std * dgamma / N)
@@ -448,10 +466,18 @@ class BatchNorm:
         Raises
         ------
         TypeError, ValueError
-            As :func:`batchnorm_forward`; also TypeError if ``train`` is not a bool.
+            As :func:`batchnorm_forward`; also TypeError if ``train`` is not a bool, and
+            ValueError if ``x`` does not have D columns or, in inference mode, if the running
+            statistics are not finite arrays of shape (D,) with a non-negative variance.
         """
         if not isinstance(train, bool | np.bool_):
             raise TypeError(f"train must be a bool, got {type(train).__name__}")
+        width = np.shape(x)[-1] if np.ndim(x) == 2 else None
+        if width is not None and width != len(self.gamma):
+            raise ValueError(
+                f"x must have shape (N, {len(self.gamma)}): this layer has {len(self.gamma)} "
+                f"features, got shape {np.shape(x)}"
+            )
         if train:
             out, cache = batchnorm_forward(x, self.gamma, self.beta, self.eps)
             n_samples = cache.x.shape[0]
@@ -462,6 +488,7 @@ class BatchNorm:
             x, gamma, beta, eps, _ = _check_batchnorm(
                 x, self.gamma, self.beta, self.eps, train=False
             )
+            self._check_running_statistics()
             mean = self.running_mean.astype(x.dtype)
             var = self.running_var.astype(x.dtype)
             inv_std = 1 / np.sqrt(var + eps)
@@ -470,6 +497,18 @@ class BatchNorm:
         self._cache = cache
         self._train = bool(train)
         return out
+
+    def _check_running_statistics(self) -> None:
+        """Running statistics set by hand must still fit the layer: shape (D,), var >= 0."""
+        shape = self.gamma.shape
+        for name in ("running_mean", "running_var"):
+            value = np.asarray(getattr(self, name))
+            if value.shape != shape or value.dtype.kind not in "fiu":
+                raise ValueError(f"{name} must be a real array of shape {shape}, got {value.shape}")
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} must be finite: found NaN or infinity")
+        if (np.asarray(self.running_var) < 0).any():
+            raise ValueError("running_var must be non-negative: a variance cannot be below 0")
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Backward pass of the last :meth:`forward`; sets ``dgamma`` and ``dbeta``.

@@ -489,9 +489,45 @@ def test_layer_dout_of_wrong_shape_raises():
         layer.backward(np.ones((3, 4)))
 
 
-def test_layer_x_of_wrong_width_raises():
-    with pytest.raises(ValueError, match=r"gamma must have shape \(2,\)"):
-        BatchNorm(3).forward(np.ones((4, 2)))
+@pytest.mark.parametrize("train", [True, False])
+def test_layer_x_of_wrong_width_raises_naming_x(train):
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 3\)"):
+        BatchNorm(3).forward(np.ones((4, 2)), train=train)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=BACKWARD_IDS)
+@pytest.mark.parametrize("field", ["mean", "var", "inv_std", "gamma"])
+def test_altered_cache_raises_naming_the_field(backward, field):
+    x, gamma, beta, dout = random_batch(4, 3)
+    _, cache = batchnorm_forward(x, gamma, beta)
+    with pytest.raises(ValueError, match=f"cache.{field} must have shape"):
+        backward(dout, cache._replace(**{field: np.ones(5)}))
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=BACKWARD_IDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_dout_raises(backward, bad):
+    x, gamma, beta, dout = random_batch(4, 3)
+    _, cache = batchnorm_forward(x, gamma, beta)
+    dout[1, 2] = bad
+    with pytest.raises(ValueError, match="dout must be finite"):
+        backward(dout, cache)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "word"),
+    [
+        ("running_var", np.ones(4), "shape"),
+        ("running_mean", np.ones(2), "shape"),
+        ("running_var", np.array([1.0, -0.5, 1.0]), "non-negative"),
+        ("running_mean", np.array([0.0, np.nan, 0.0]), "finite"),
+    ],
+)
+def test_layer_bad_running_statistics_raise_in_inference(name, value, word):
+    layer = BatchNorm(3)
+    setattr(layer, name, value)
+    with pytest.raises(ValueError, match=f"{name} must .*{word}"):
+        layer.forward(np.ones((4, 3)), train=False)
 
 
 @pytest.mark.parametrize("size", [0, -2])
