@@ -2,6 +2,7 @@
 #   make book   set up .venv, build the HTML book into _build/html
 #   make test   set up .venv, lint, unit tests, nbval on every notebook, strict build, browser check
 #   make bench  speed and memory benchmarks of backprop_utils (prints a markdown table)
+#   make bench-notebooks  how long each chapter takes to execute (the limit is 15 s)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 NOTEBOOKS = $(shell $(BIN)/python tests/tocfiles.py)
 
-.PHONY: setup book build test lint unit nbval browser bench page clean
+.PHONY: setup book build test lint unit nbval browser bench bench-notebooks page clean
 
 setup: $(STAMP)
 
@@ -48,6 +49,9 @@ test: lint unit nbval book browser
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+
+bench-notebooks: setup
+	$(BIN)/python benchmarks/notebooks.py
 
 # One page with the real configuration, for writing a chapter: make page NB=chapters/04_quotient_rule.ipynb
 page: setup
