@@ -11,6 +11,12 @@ whose error is O(h^2) for a smooth f, and the relative error of CS231n to compar
 The probes change ``x`` in place (so that a function that closes over ``x`` sees them) and put the
 original value back after each probe, also when ``f`` raises. ``x`` is therefore unchanged,
 bit for bit, when a function returns.
+
+The probe ``x + h`` is stored in the dtype of ``x``. Where ``h`` is below half the spacing of
+that dtype at ``x_k`` (about 1.1e-16 at ``x_k = 1`` in float64, 6e-8 in float32), it rounds back
+to ``x_k`` and the gradient there comes out 0: the round-off regime, which chapter 2 plots.
+float16 ``x`` is refused: its spacing near 1 is about 1e-3, so the default ``h = 1e-5`` does not
+move ``x`` at all, and a step large enough to move it is itself rounded by up to 5e-4.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "grad_check_sparse",
@@ -35,7 +42,8 @@ def _validate(f: object, x: object, h: object) -> None:
     Raises
     ------
     TypeError
-        If `f` is not callable, `x` is not a floating-point ndarray or `h` is not a real number.
+        If `f` is not callable, `x` is not a floating-point ndarray or is float16, or `h` is
+        not a real number.
     ValueError
         If `x` is read-only or not finite, or `h` is not a finite positive number.
     """
@@ -46,6 +54,13 @@ def _validate(f: object, x: object, h: object) -> None:
         raise TypeError(
             f"x must be a floating-point numpy array (it is probed in place), got {kind}; "
             "convert it first, e.g. x = np.asarray(x, dtype=float)"
+        )
+    if x.dtype == np.float16:
+        raise TypeError(
+            "x is float16, too coarse for a finite difference: its spacing near 1 is about "
+            "1e-3, so x + h rounds back to x there for any h below about 5e-4 (the default "
+            "is 1e-5), and a larger step is itself rounded by up to 5e-4; convert it first, "
+            "e.g. x = x.astype(np.float64)"
         )
     if not x.flags.writeable:
         raise ValueError("x must be a writeable array: the probes change it in place")
@@ -62,6 +77,36 @@ def _as_real_array(value: np.ndarray) -> np.ndarray:
     if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
         raise TypeError(f"f must return real numbers, got dtype {value.dtype}")
     return value.astype(np.float64)
+
+
+def _real_argument(name: str, value: object) -> np.ndarray:
+    """Return an array argument (`a`, `b`, `dout`, `analytic_grad`) as finite float64.
+
+    ``np.asarray(value, dtype=np.float64)`` alone would read the string "1.0" as 1.0 and True
+    as 1.0 and drop the imaginary part of a complex number; each is refused here instead.
+    """
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of real numbers: {error}") from None
+    if array.dtype == np.bool_ or array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite (no nan or inf)")
+    return array
+
+
+def _evaluate(f: Callable, x: np.ndarray) -> np.ndarray:
+    """Return a copy of ``f(x)`` as an array, or raise if it is ragged.
+
+    The copy keeps an f that returns a view of x measured correctly.
+    """
+    value = f(x)  # outside the try: an error of f's own passes unchanged
+    try:
+        return np.array(value, copy=True)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"f must return a rectangular array of real numbers: {error}") from None
 
 
 def _as_scalar(value: np.ndarray) -> float:
@@ -82,26 +127,29 @@ def _probe(f: Callable, x: np.ndarray, index: tuple, h: float) -> tuple[np.ndarr
     old_value = x[index]
     try:
         x[index] = old_value + h
-        plus = np.array(f(x), copy=True)
+        plus = _evaluate(f, x)
         x[index] = old_value - h
-        minus = np.array(f(x), copy=True)
+        minus = _evaluate(f, x)
     finally:
         x[index] = old_value
     return plus, minus
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5):
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
     """Centred-difference gradient of a scalar function at every coordinate of `x`.
 
     Parameters
     ----------
     f : callable
         ``f(x) -> scalar``. It is called with `x` itself, changed in place at one coordinate.
-    x : ndarray of float, any shape
+    x : ndarray of float32, float64 or a longer float, any shape
         The point. Changed during the probes, restored after each one (also if `f` raises).
     h : float, default 1e-5
         The step, > 0. The error is O(h^2) from truncation plus about ``eps * abs(f) / h`` from
-        rounding, so h near eps^(1/3) (about 6e-6 in float64) is best.
+        rounding, so h near eps^(1/3) (about 6e-6 in float64, 5e-3 in float32) is best. Where
+        ``x_k + h`` rounds back to ``x_k`` in the dtype of `x`, ``grad[k]`` is 0.
 
     Returns
     -------
@@ -111,8 +159,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     Raises
     ------
     TypeError
-        If `f` is not callable, `x` is not a floating-point ndarray, `h` is not a real number,
-        or `f` returns a complex number.
+        If `f` is not callable, `x` is not a floating-point ndarray or is float16 (too coarse
+        for any step), `h` is not a real number, or `f` returns something other than a real
+        number.
     ValueError
         If `x` is read-only or not finite, `h` is not finite and > 0, or `f` returns an array.
     """
@@ -125,8 +174,8 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
 
 
 def numerical_gradient_array(
-    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout, h: float = 1e-5
-):
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dout: ArrayLike, h: float = 1e-5
+) -> np.ndarray:
     """Centred-difference gradient of ``sum(f(x) * dout)`` for an array-valued `f`.
 
     This is what a layer's backward pass returns for the upstream gradient `dout`:
@@ -136,7 +185,7 @@ def numerical_gradient_array(
     ----------
     f : callable
         ``f(x) -> ndarray``. It is called with `x` itself, changed in place at one coordinate.
-    x : ndarray of float, any shape
+    x : ndarray of float32, float64 or a longer float, any shape
         The point. Changed during the probes, restored after each one (also if `f` raises).
     dout : array_like of float, shape ``f(x).shape``
         The upstream gradient. Use a random one: an all-ones `dout` can hide a wrong backward.
@@ -150,19 +199,15 @@ def numerical_gradient_array(
     Raises
     ------
     TypeError
-        As for :func:`numerical_gradient`, or if `dout` is not numeric.
+        As for :func:`numerical_gradient`, or if `dout` is not an array of real numbers (bool,
+        complex, text and object arrays are refused), or `f` returns something else.
     ValueError
-        As for :func:`numerical_gradient`, or if `dout` is not finite or its shape is not
-        ``f(x).shape``.
+        As for :func:`numerical_gradient`, or if `dout` is ragged or not finite or its shape
+        is not ``f(x).shape``, or `f` returns a ragged array.
     """
     _validate(f, x, h)
-    try:
-        dout = np.asarray(dout, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"dout must be an array of real numbers: {error}") from None
-    if not np.all(np.isfinite(dout)):
-        raise ValueError("dout must be finite (no nan or inf)")
-    out_shape = np.shape(f(x))
+    dout = _real_argument("dout", dout)
+    out_shape = _as_real_array(_evaluate(f, x)).shape
     if dout.shape != out_shape:
         raise ValueError(f"dout must have the shape of f(x), {out_shape}, got {dout.shape}")
     grad = np.zeros(x.shape, dtype=np.float64)
@@ -174,7 +219,7 @@ def numerical_gradient_array(
     return grad
 
 
-def rel_error(a, b) -> float:
+def rel_error(a: ArrayLike, b: ArrayLike) -> float:
     """Largest elementwise relative error, CS231n's definition.
 
     ``max(|a - b| / max(1e-8, |a| + |b|))``. It lies in [0, 1], is symmetric, and is 0 only
@@ -192,20 +237,13 @@ def rel_error(a, b) -> float:
     Raises
     ------
     TypeError
-        If `a` or `b` is not numeric.
+        If `a` or `b` is not an array of real numbers: bool, complex, text and object arrays
+        are refused rather than converted.
     ValueError
-        If the shapes differ, the arrays are empty, or a value is not finite.
+        If `a` or `b` is ragged, the shapes differ, the arrays are empty, or a value is not
+        finite.
     """
-    arrays = []
-    for name, value in (("a", a), ("b", b)):
-        try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"{name} must be an array of real numbers: {error}") from None
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name} must be finite (no nan or inf)")
-        arrays.append(array)
-    a, b = arrays
+    a, b = _real_argument("a", a), _real_argument("b", b)
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
     if a.size == 0:
@@ -216,11 +254,11 @@ def rel_error(a, b) -> float:
 def grad_check_sparse(
     f: Callable[[np.ndarray], float],
     x: np.ndarray,
-    analytic_grad,
+    analytic_grad: ArrayLike,
     num_checks: int = 10,
     h: float = 1e-5,
     seed: int | None = 0,
-):
+) -> np.ndarray:
     """Check an analytic gradient at a few random coordinates of a large `x`.
 
     Each check is the relative error between one centred difference and the analytic value,
@@ -231,7 +269,7 @@ def grad_check_sparse(
     ----------
     f : callable
         ``f(x) -> scalar``, called with `x` changed in place at one coordinate.
-    x : ndarray of float, any shape
+    x : ndarray of float32, float64 or a longer float, any shape
         The point; restored after each probe.
     analytic_grad : array_like of float, shape ``x.shape``
         The gradient to check.
@@ -239,8 +277,8 @@ def grad_check_sparse(
         How many distinct coordinates to probe, 1 <= num_checks <= x.size.
     h : float, default 1e-5
         The step, > 0.
-    seed : int or None, default 0
-        Seed of the generator that picks the coordinates.
+    seed : int >= 0 or None, default 0
+        Seed of the generator that picks the coordinates; None for a fresh one each call.
 
     Returns
     -------
@@ -250,27 +288,26 @@ def grad_check_sparse(
     Raises
     ------
     TypeError
-        As for :func:`numerical_gradient`, or if `num_checks` is not an integer or
-        `analytic_grad` is not numeric.
+        As for :func:`numerical_gradient`, or if `num_checks` is not an integer, `seed` is
+        neither an integer nor None, or `analytic_grad` is not an array of real numbers.
     ValueError
-        As for :func:`numerical_gradient`, or if `analytic_grad` has not the shape of `x` or
-        is not finite, or `num_checks` is outside 1..x.size.
+        As for :func:`numerical_gradient`, or if `analytic_grad` is ragged, has not the shape
+        of `x` or is not finite, `num_checks` is outside 1..x.size, or `seed` is negative.
     """
     _validate(f, x, h)
-    try:
-        analytic_grad = np.asarray(analytic_grad, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"analytic_grad must be an array of real numbers: {error}") from None
+    analytic_grad = _real_argument("analytic_grad", analytic_grad)
     if analytic_grad.shape != x.shape:
         raise ValueError(
             f"analytic_grad must have the shape of x, {x.shape}, got {analytic_grad.shape}"
         )
-    if not np.all(np.isfinite(analytic_grad)):
-        raise ValueError("analytic_grad must be finite (no nan or inf)")
     if isinstance(num_checks, bool) or not isinstance(num_checks, Integral):
         raise TypeError(f"num_checks must be an integer, got {type(num_checks).__name__}")
     if not 1 <= num_checks <= x.size:
         raise ValueError(f"num_checks must be between 1 and x.size = {x.size}, got {num_checks}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
+        raise TypeError(f"seed must be an integer or None, got {type(seed).__name__}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     rng = np.random.default_rng(seed)
     flat_indices = rng.choice(x.size, size=num_checks, replace=False)
     errors = np.empty(num_checks, dtype=np.float64)

@@ -41,11 +41,13 @@ def _check_array(
     shape: tuple[int | None, ...] | None = None,
     dtype: type | None = None,
     finite: bool = False,
+    shape_note: str = "",
 ) -> np.ndarray:
     """Validate one array argument; return it as a float array.
 
-    ``shape`` (None entries match any size) is checked when given. The result is float32
-    if ``value`` is float32 and float64 otherwise, unless ``dtype`` says which.
+    ``shape`` (None entries match any size) is checked when given; ``shape_note`` says in the
+    message where that shape comes from. The result is float32 if ``value`` is float32 and
+    float64 otherwise (float16 and integers included), unless ``dtype`` says which.
     """
     try:
         array = np.asarray(value)
@@ -59,7 +61,7 @@ def _check_array(
     ):
         wanted = ", ".join("any" if size is None else str(size) for size in shape)
         wanted += "," if len(shape) == 1 else ""
-        raise ValueError(f"{name} must have shape ({wanted}), got shape {array.shape}")
+        raise ValueError(f"{name} must have shape ({wanted}){shape_note}, got shape {array.shape}")
     if dtype is None:
         dtype = np.float32 if array.dtype == np.float32 else np.float64
     array = array.astype(dtype, copy=False)
@@ -128,16 +130,28 @@ def affine_backward(
     Raises
     ------
     TypeError
-        If ``dout`` is not a real numeric array or ``cache`` is not an AffineCache.
+        If ``dout`` is not a real numeric array, ``cache`` is not an AffineCache or one of its
+        fields is not a real numeric array.
     ValueError
-        If ``dout`` does not have shape (N, M).
+        If the cache's shapes do not chain (cache.x (N, d_1, ..., d_k) with N >= 1, cache.w
+        (D, M), cache.b (M,)), or ``dout`` does not have shape (N, M).
     """
     if not isinstance(cache, AffineCache):
         raise TypeError(
             f"cache must be the AffineCache returned by affine_forward, got {type(cache).__name__}"
         )
-    x, w, _ = cache
-    dout = _check_array("dout", dout, (x.shape[0], w.shape[1]), x.dtype.type)
+    x = _check_array("cache.x", cache.x)
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"cache.x must have shape (N, d_1, ..., d_k) with N >= 1, got shape {x.shape}"
+        )
+    n_inputs = int(np.prod(x.shape[1:]))
+    from_x = f" to chain with cache.x of shape {x.shape}"
+    w = _check_array("cache.w", cache.w, (n_inputs, None), x.dtype.type, shape_note=from_x)
+    from_w = f" to chain with cache.w of shape {w.shape}"
+    _check_array("cache.b", cache.b, (w.shape[1],), x.dtype.type, shape_note=from_w)
+    from_cache = f", (N, M) from cache.x {x.shape} and cache.w {w.shape}"
+    dout = _check_array("dout", dout, (x.shape[0], w.shape[1]), x.dtype.type, shape_note=from_cache)
     x_rows = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)
     dw = x_rows.T @ dout
@@ -178,24 +192,27 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     ----------
     dout : array_like of real numbers, shape of x
         Upstream gradient.
-    cache : ndarray
-        From :func:`relu_forward`.
+    cache : ndarray of real numbers
+        From :func:`relu_forward`: its input x.
 
     Returns
     -------
-    dx : ndarray, shape of x, in the dtype of x
+    dx : ndarray, shape of x, float32 if ``cache`` is float32 else float64
+        Whatever the dtype of ``dout``: an integer, boolean or float16 cache does not make
+        the gradient integer, boolean or float16.
 
     Raises
     ------
     TypeError
-        If ``dout`` is not a real numeric array or ``cache`` is not an array.
+        If ``dout`` or ``cache`` is not a real numeric array (bool, complex, text and object
+        arrays are refused).
     ValueError
-        If ``dout`` does not have the shape of x.
+        If ``dout`` does not have the shape of the cached x.
     """
     if not isinstance(cache, np.ndarray):
         raise TypeError(
             f"cache must be the array returned by relu_forward, got {type(cache).__name__}"
         )
-    x = cache
-    dout = _check_array("dout", dout, x.shape, x.dtype.type)
-    return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
+    x = _check_array("cache", cache)
+    dout = _check_array("dout", dout, x.shape, x.dtype.type, shape_note=", the shape of cache")
+    return np.where(x > 0, dout, 0)

@@ -44,18 +44,32 @@ def _row_reduce(ufunc: np.ufunc, matrix: np.ndarray) -> np.ndarray:
     return ufunc.reduceat(matrix.reshape(-1), np.arange(0, n_rows * n_cols, n_cols))
 
 
+# The default of _check_scores's y: "no labels" (softmax, log_softmax). A distinct object,
+# not None, so that a loss called with y=None is told that y is missing.
+_NO_LABELS = object()
+
+
 def _check_scores(
-    scores: object, y: object = None, check_finite: bool = True
+    scores: object,
+    y: object = _NO_LABELS,
+    check_finite: bool = True,
+    return_nodes: object = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Validate ``scores`` (and ``y`` if given).
+    """Validate ``scores`` (and ``y`` if given, as the losses do, None included).
 
     Returns ``scores`` as a C-contiguous float32 array if it was float32 and float64
-    otherwise (no copy when it already is one), and ``y`` as an integer array of shape (N,)
-    (or None). ``check_finite=False`` leaves the test for NaN and infinity to the caller.
+    otherwise (no copy when it already is one), and ``y`` as an ``np.intp`` array of shape
+    (N,) (or None when no ``y`` was given). The cast keeps index arithmetic on ``y`` integer
+    for every integer dtype: ``np.arange(N) * C + y`` is float64 when ``y`` is uint64, and
+    NumPy refuses float indices. ``check_finite=False`` leaves the test for NaN and
+    infinity to the caller. ``return_nodes`` is the flag of :func:`softmax_loss_staged`,
+    checked to be a bool.
     """
+    if not isinstance(return_nodes, (bool, np.bool_)):
+        raise TypeError(f"return_nodes must be True or False, got {type(return_nodes).__name__}")
     try:
         scores = np.asarray(scores)
-    except ValueError as err:  # ragged nested lists
+    except (TypeError, ValueError) as err:  # ragged nested lists
         raise ValueError("scores must be a rectangular 2-D array of shape (N, C)") from err
     if scores.dtype == np.bool_ or scores.dtype.kind not in "fiu":
         raise TypeError(f"scores must be a real numeric array, got dtype {scores.dtype}")
@@ -70,14 +84,19 @@ def _check_scores(
     scores = np.ascontiguousarray(scores, dtype=dtype)
     if check_finite:
         _check_finite(scores)
-    if y is None:
+    if y is _NO_LABELS:
         return scores, None
 
+    if y is None:
+        raise TypeError(
+            f"y must be an integer array of class indices of shape ({n_samples},), got None"
+        )
     try:
         y = np.asarray(y)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:  # ragged nested lists
         raise ValueError(f"y must be a 1-D integer array of shape ({n_samples},)") from err
-    if y.dtype == np.bool_ or y.dtype.kind not in "iu":
+    # an empty list has NumPy's default dtype, float64: let the shape test below speak
+    if y.size > 0 and (y.dtype == np.bool_ or y.dtype.kind not in "iu"):
         raise TypeError(f"y must be an integer array of class indices, got dtype {y.dtype}")
     if y.shape != (n_samples,):
         raise ValueError(
@@ -87,7 +106,7 @@ def _check_scores(
         raise ValueError(
             f"y must hold class indices in [0, {n_classes}), got values in [{y.min()}, {y.max()}]"
         )
-    return scores, y
+    return scores, y.astype(np.intp, copy=False)  # in [0, C): the cast is exact
 
 
 def _check_finite(scores: np.ndarray) -> np.floating:
@@ -162,6 +181,39 @@ def log_softmax(scores: np.ndarray) -> np.ndarray:
     return log_probs
 
 
+def _max_node_backward(dnormalized: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The MAX node's backward pass: its share of the gradient at the raw scores.
+
+    Forward, s_ij = s*_ij - m_i with m_i = max_k s*_ik. Each of the C subtractions of row i
+    has local gradient -1 with respect to m_i, so the MAX node receives
+    dloss/dm_i = -sum_c dloss/ds_ic, and it routes all of it to the largest raw score of
+    the row, column k_i = argmax_k s*_ik. At a tie the maximum has no derivative; this
+    routes everything to exactly one column, the first of the tied ones (the choice of
+    ``np.argmax``, one valid subgradient). The whole gradient at the raw scores is
+    ``dnormalized + _max_node_backward(dnormalized, scores)``.
+
+    For the softmax loss every row of ``dnormalized`` sums to zero, so what this routes is
+    zero up to rounding; for an upstream gradient whose rows do not sum to zero it is not.
+    Private and unvalidated: the losses call it on arrays they have checked.
+
+    Parameters
+    ----------
+    dnormalized : ndarray of float, shape (N, C)
+        Upstream gradient at the normalized scores s_ij.
+    scores : ndarray of real numbers, shape (N, C)
+        The raw scores s*_ij; only where each row's maximum lies matters.
+
+    Returns
+    -------
+    dscores_max : ndarray, shape (N, C), dtype of ``dnormalized``
+        Zero except at (i, k_i), which holds -sum_c dnormalized[i, c].
+    """
+    rows = np.arange(scores.shape[0])
+    dscores_max = np.zeros_like(dnormalized)
+    dscores_max[rows, scores.argmax(axis=1)] = -dnormalized.sum(axis=1)
+    return dscores_max
+
+
 def softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     """Mean cross-entropy loss of the softmax and its gradient, vectorized.
 
@@ -177,7 +229,7 @@ def softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.nda
     scores : array_like of real numbers, shape (N, C)
         Raw scores s*_ij, finite.
     y : array_like of int, shape (N,)
-        Class index of each sample, each in [0, C).
+        Class index of each sample, each in [0, C), of any integer dtype.
 
     Returns
     -------
@@ -239,7 +291,8 @@ def softmax_loss_naive(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, 
     and its log, taken by log-sum-exp. Backward: the loss sends -1/(N p_iy) to the softmax
     node; the quotient rule gives dp_iy/ds_ij = p_iy ([j = y_i] - p_ij); their product,
     in which p_iy cancels, is the gradient at s_ij; finally the MAX node sends
-    -sum_c dloss/ds_ic back to the largest raw score of the row.
+    -sum_c dloss/ds_ic back to the largest raw score of the row, the first one at a tie
+    (``_max_node_backward``).
 
     Slow by design: it is for reading, not for use. Same parameters, returns and errors as
     :func:`softmax_loss`.
@@ -266,7 +319,7 @@ def softmax_loss_naive(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, 
     n_samples, n_classes = scores.shape
     dtype = scores.dtype
     loss = dtype.type(0)
-    dscores = np.zeros_like(scores)
+    dnormalized = np.zeros_like(scores)  # gradient at the normalized scores s_ij
     for i in range(n_samples):
         # forward: MAX node, normalized scores, exps, their sum, the log of the softmax
         argmax = 0
@@ -283,29 +336,28 @@ def softmax_loss_naive(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, 
 
         # backward: upstream -1/(N p_iy) times the quotient rule p_iy ([j = y_i] - p_ij);
         # p_iy cancels, which keeps the product finite even where p_iy underflows to 0
-        dnormalized = [dtype.type(0)] * n_classes
         for j in range(n_classes):
             prob_j = exps[j] / sum_exp
             delta = 1 if j == y[i] else 0
-            dnormalized[j] = -(delta - prob_j) / n_samples
-        # s_ij = s*_ij - m_i: each s*_ij gets dnormalized[j] directly, and the MAX node
-        # passes minus their sum to the largest raw score of the row
-        for j in range(n_classes):
-            dscores[i, j] += dnormalized[j]
-        for c in range(n_classes):
-            dscores[i, argmax] -= dnormalized[c]
-    return loss, dscores
+            dnormalized[i, j] = -(delta - prob_j) / n_samples
+    # s_ij = s*_ij - m_i: each s*_ij gets dnormalized[i, j] directly, and the MAX node passes
+    # minus the row sum to the largest raw score of the row (the argmax found above)
+    return loss, dnormalized + _max_node_backward(dnormalized, scores)
 
 
-def softmax_loss_staged(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
+def softmax_loss_staged(
+    scores: np.ndarray, y: np.ndarray, *, return_nodes: bool = False
+) -> tuple[np.floating, np.ndarray] | tuple[np.floating, np.ndarray, dict[str, np.ndarray]]:
     """Softmax loss and gradient, node by node on the computation graph.
 
     Forward nodes: raw scores s*, MAX node m_i = max_k s*_ik, normalized scores
     s_ij = s*_ij - m_i, exps e_ij = exp(s_ij), sums S_i = sum_j e_ij, division (the softmax
     of the target class) p_i = e_iy / S_i, log, and the mean with a minus sign. Backward
     visits the same nodes in reverse, each multiplying its local gradient by its upstream
-    gradient. The MAX node's contribution is computed and added like any other; it is zero
-    up to rounding, because each row of the gradient at the normalized scores sums to zero.
+    gradient. The MAX node's contribution (``_max_node_backward``) is computed and added
+    like any other; it is zero up to rounding, because each row of the gradient at the
+    normalized scores sums to zero. ``return_nodes=True`` returns every node's gradient, so
+    that this can be seen.
 
     The log node's local gradient is 1/p_i. Where a target-class probability is below the
     smallest normal number of the dtype (a score gap of about 708 in float64 or 87 in
@@ -316,22 +368,31 @@ def softmax_loss_staged(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating,
     ----------
     scores : array_like of real numbers, shape (N, C)
     y : array_like of int, shape (N,)
+    return_nodes : bool, default False, keyword only
+        Also return the gradient at each node of the graph.
 
     Returns
     -------
     loss : numpy scalar, float32 if ``scores`` is float32 else float64
     dscores : ndarray, shape (N, C), same dtype as ``loss``
+    nodes : dict of str to ndarray, only if ``return_nodes``
+        The gradient of the loss at each node, in the dtype of ``loss``: ``"dlog_probs"``,
+        ``"dtarget_probs"``, ``"dsums"`` and ``"drow_max"`` (the MAX node's output m_i) of
+        shape (N,); ``"dexps"``, ``"dnormalized"`` and ``"dscores_max"``, what the MAX node
+        routes back to the raw scores, of shape (N, C).
+        ``dscores == nodes["dnormalized"] + nodes["dscores_max"]``.
 
     Raises
     ------
     TypeError
-        If ``scores`` is not a real numeric array or ``y`` is not an integer array.
+        If ``scores`` is not a real numeric array, ``y`` is not an integer array or
+        ``return_nodes`` is not a bool.
     ValueError
         If ``scores`` is not 2-D, is empty or holds NaN or infinity; if ``y`` does not have
         shape (N,) or holds a label outside [0, C); if a target-class probability
         underflows (see above).
     """
-    scores, y = _check_scores(scores, y)
+    scores, y = _check_scores(scores, y, return_nodes=return_nodes)
     n_samples = scores.shape[0]
     rows = np.arange(n_samples)
 
@@ -358,7 +419,19 @@ def softmax_loss_staged(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating,
     dsums = -dtarget_probs * exps[rows, y] / sums**2  # division node, denominator: -e/S^2
     dexps += dsums[:, None]  # sum node: copies its upstream gradient to every e_ij
     dnormalized = dexps * exps  # exp node: d exp(s)/ds = exp(s)
-    dscores = dnormalized.copy()  # s_ij = s*_ij - m_i: gradient +1 to the raw score ...
-    drow_max = -dnormalized.sum(axis=1)  # ... and -1 to the MAX node, summed over the row
-    dscores[rows, scores.argmax(axis=1)] += drow_max  # MAX node: to the (first) largest score
-    return loss, dscores
+    # s_ij = s*_ij - m_i: gradient +1 to the raw score, and -1 to the MAX node, which sends
+    # minus the row sum to the row's (first) largest raw score
+    dscores_max = _max_node_backward(dnormalized, scores)  # MAX node, (N, C)
+    dscores = dnormalized + dscores_max
+    if not return_nodes:
+        return loss, dscores
+    nodes = {
+        "dlog_probs": dlog_probs,
+        "dtarget_probs": dtarget_probs,
+        "dexps": dexps,
+        "dsums": dsums,
+        "dnormalized": dnormalized,
+        "drow_max": dscores_max.sum(axis=1),  # one nonzero entry per row: exact
+        "dscores_max": dscores_max,
+    }
+    return loss, dscores, nodes

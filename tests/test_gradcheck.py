@@ -337,3 +337,121 @@ def test_sparse_num_checks_out_of_range_raises_value_error(num_checks):
 def test_sparse_num_checks_not_an_integer_raises_type_error():
     with pytest.raises(TypeError, match="num_checks"):
         grad_check_sparse(square_sum, np.ones(4), np.ones(4), num_checks=2.0)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.array([1 + 5j]), np.array([True]), "1.0", np.array([1.0], dtype=object), None],
+    ids=["complex", "bool", "text", "object", "none"],
+)
+@pytest.mark.parametrize("name", ["a", "b"])
+def test_rel_error_refuses_what_is_not_real_numbers(name, bad):
+    # each was once converted: 1+5j lost its imaginary part, "1.0" and True became 1.0
+    args = {"a": np.array([1.0]), "b": np.array([1.0]), name: bad}
+    with pytest.raises(TypeError, match=f"{name} must be an array of real numbers"):
+        rel_error(**args)
+
+
+def test_rel_error_of_complex_numbers_is_not_silently_zero():
+    with pytest.raises(TypeError, match="complex"):
+        rel_error(np.array([1 + 5j]), np.array([1.0]))
+
+
+def test_rel_error_of_ragged_lists_raises_value_error():
+    with pytest.raises(ValueError, match="a must be a rectangular"):
+        rel_error([[1.0], [1.0, 2.0]], [1.0])
+
+
+def test_rel_error_accepts_integers():
+    assert rel_error(np.array([1, 3]), [1.0, 1.0]) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.array([1j, 1j]), np.array([True, True]), np.array(["1", "1"])],
+    ids=["complex", "bool", "text"],
+)
+def test_dout_that_is_not_real_numbers_raises_type_error(bad):
+    with pytest.raises(TypeError, match="dout must be an array of real numbers"):
+        numerical_gradient_array(lambda v: v * 2, np.ones(2), bad)
+
+
+def test_ragged_dout_raises_value_error():
+    with pytest.raises(ValueError, match="dout must be a rectangular"):
+        numerical_gradient_array(lambda v: v * 2, np.ones(2), [[1.0], [1.0, 2.0]])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.array([1 + 1j, 1.0]), np.array([True, True]), ["1", "1"]],
+    ids=["complex", "bool", "text"],
+)
+def test_sparse_analytic_gradient_that_is_not_real_numbers_raises_type_error(bad):
+    with pytest.raises(TypeError, match="analytic_grad must be an array of real numbers"):
+        grad_check_sparse(square_sum, np.ones(2), bad, num_checks=1)
+
+
+def test_sparse_non_finite_analytic_gradient_raises_value_error():
+    with pytest.raises(ValueError, match="analytic_grad must be finite"):
+        grad_check_sparse(square_sum, np.ones(2), [1.0, np.nan], num_checks=1)
+
+
+def sum_of_squares_array(v):
+    return v**2
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda x: numerical_gradient(square_sum, x),
+        lambda x: numerical_gradient_array(sum_of_squares_array, x, np.ones(2)),
+        lambda x: grad_check_sparse(square_sum, x, 2 * x, num_checks=1),
+    ],
+    ids=["numerical_gradient", "numerical_gradient_array", "grad_check_sparse"],
+)
+def test_float16_x_raises_type_error(check):
+    # h = 1e-5 does not move a float16 1.0 at all: the gradient [2, 2] came out [0, 0]
+    x = np.ones(2, dtype=np.float16)
+    assert x[0] + np.float16(1e-5) == x[0]
+    with pytest.raises(TypeError, match="x is float16, too coarse"):
+        check(x)
+
+
+def test_step_below_the_spacing_of_x_gives_zero_as_documented():
+    # the round-off regime that chapter 2 plots: 1 + 1e-17 is 1 in float64
+    assert numerical_gradient(square_sum, np.ones(2), h=1e-17).tolist() == [0.0, 0.0]
+
+
+def test_f_returning_a_ragged_list_raises_value_error():
+    with pytest.raises(ValueError, match="f must return a rectangular"):
+        numerical_gradient_array(lambda v: [[1.0], [1.0, 2.0]], np.ones(2), np.ones(2))
+
+
+def test_f_returning_none_raises_type_error():
+    with pytest.raises(TypeError, match="f must return real numbers"):
+        numerical_gradient_array(lambda v: None, np.ones(2), np.ones(2))
+
+
+def test_an_error_raised_by_f_itself_passes_unchanged():
+    def f(v):
+        raise ValueError("f's own complaint")
+
+    with pytest.raises(ValueError, match="f's own complaint"):
+        numerical_gradient_array(f, np.ones(2), np.ones(2))
+
+
+@pytest.mark.parametrize("seed", ["a", 1.5, True])
+def test_sparse_seed_of_the_wrong_type_raises_type_error(seed):
+    with pytest.raises(TypeError, match="seed must be an integer or None"):
+        grad_check_sparse(square_sum, np.ones(4), np.ones(4) * 2, num_checks=2, seed=seed)
+
+
+def test_sparse_negative_seed_raises_value_error():
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        grad_check_sparse(square_sum, np.ones(4), np.ones(4) * 2, num_checks=2, seed=-1)
+
+
+def test_sparse_seed_none_and_numpy_integers_are_accepted():
+    for seed in (None, np.int64(3)):
+        errors = grad_check_sparse(square_sum, np.ones(4), np.full(4, 2.0), num_checks=2, seed=seed)
+        assert np.max(errors) < 1e-7

@@ -131,6 +131,53 @@ def test_affine_cache_of_wrong_type_raises_type_error():
         affine_backward(np.ones((2, 4)), (np.ones((2, 3)), np.ones((3, 4)), np.ones(4)))
 
 
+def test_affine_dout_error_names_the_cache_it_was_checked_against():
+    _, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.ones(4))
+    with pytest.raises(ValueError, match=r"\(N, M\) from cache.x \(2, 3\) and cache.w \(3, 4\)"):
+        affine_backward(np.ones((2, 5)), cache)
+
+
+def test_affine_cache_whose_weights_do_not_chain_with_x_raises():
+    # once "cannot reshape array of size 6 into shape (2,5)"
+    cache = AffineCache(np.ones((2, 5)), np.ones((3, 4)), np.ones(4))
+    with pytest.raises(ValueError, match=r"cache.w must have shape \(5, any\)"):
+        affine_backward(np.ones((2, 4)), cache)
+
+
+def test_affine_cache_whose_bias_does_not_chain_with_w_raises():
+    cache = AffineCache(np.ones((2, 3)), np.ones((3, 4)), np.ones(5))
+    with pytest.raises(ValueError, match=r"cache.b must have shape \(4,\)"):
+        affine_backward(np.ones((2, 4)), cache)
+
+
+def test_affine_cache_with_one_dimensional_x_raises():
+    cache = AffineCache(np.ones(3), np.ones((3, 4)), np.ones(4))
+    with pytest.raises(ValueError, match=r"cache.x must have shape \(N, d_1"):
+        affine_backward(np.ones((2, 4)), cache)
+
+
+def test_affine_cache_with_one_dimensional_w_raises():
+    cache = AffineCache(np.ones((2, 3)), np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match=r"cache.w must have shape \(3, any\)"):
+        affine_backward(np.ones((2, 4)), cache)
+
+
+def test_affine_cache_holding_text_raises_type_error():
+    cache = AffineCache(np.full((2, 3), "a"), np.ones((3, 4)), np.ones(4))
+    with pytest.raises(TypeError, match="cache.x must be a real"):
+        affine_backward(np.ones((2, 4)), cache)
+
+
+def test_affine_cache_built_by_hand_gives_gradients_in_the_dtype_of_x():
+    x, w, b, dout = affine_problem((3, 2), 4, seed=5)
+    cache = AffineCache(x.astype(np.float32), w, b.tolist())  # w float64, b a list
+    grads = affine_backward(dout, cache)
+    assert all(g.dtype == np.float32 for g in grads)
+    _, real_cache = affine_forward(x.astype(np.float32), w, b)
+    for got, expected in zip(grads, affine_backward(dout, real_cache), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_affine_cache_is_named():
     x, w, b, _ = affine_problem((2, 3), 4)
     _, cache = affine_forward(x, w, b)
@@ -198,3 +245,43 @@ def test_relu_dout_of_wrong_shape_raises():
 def test_relu_cache_of_wrong_type_raises_type_error():
     with pytest.raises(TypeError, match="cache"):
         relu_backward(np.ones(2), [1.0, 2.0])
+
+
+def test_relu_gradient_is_not_truncated_by_an_integer_cache():
+    # once [0 0]: dout was cast to the cache's integer dtype
+    dx = relu_backward(np.array([0.5, 0.5]), np.array([1, 1]))
+    assert dx.dtype == np.float64
+    np.testing.assert_array_equal(dx, [0.5, 0.5])
+
+
+def test_relu_float16_cache_gives_float64_gradient():
+    dx = relu_backward(np.array([0.1, 0.1]), np.array([-1.0, 1.0], dtype=np.float16))
+    assert dx.dtype == np.float64
+    np.testing.assert_array_equal(dx, [0.0, 0.1])
+
+
+def test_relu_float32_cache_gives_float32_gradient_for_float64_dout():
+    dx = relu_backward(np.array([0.1, 0.1]), np.array([-1.0, 1.0], dtype=np.float32))
+    assert dx.dtype == np.float32
+    np.testing.assert_array_equal(dx, np.array([0.0, 0.1], dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "cache",
+    [
+        np.array([True, True]),
+        np.array(["a", "b"]),
+        np.array([1j, 1j]),
+        np.array([1.0, 2.0], object),
+    ],
+    ids=["bool", "text", "complex", "object"],
+)
+def test_relu_cache_that_is_not_real_numbers_raises_type_error(cache):
+    with pytest.raises(TypeError, match="cache must be a real"):
+        relu_backward(np.array([0.5, 0.5]), cache)
+
+
+def test_relu_dout_shape_error_names_the_cache():
+    _, cache = relu_forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="the shape of cache"):
+        relu_backward(np.ones(6), cache)

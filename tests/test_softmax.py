@@ -1,5 +1,7 @@
 """Tests of backprop_utils.softmax: softmax, log_softmax and the softmax loss three ways."""
 
+import importlib
+
 import mpmath
 import numpy as np
 import pytest
@@ -7,15 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from backprop_utils.gradcheck import numerical_gradient
+from backprop_utils.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
 from backprop_utils.softmax import (
     _BLOCK_BYTES,
+    _max_node_backward,
     log_softmax,
     softmax,
     softmax_loss,
     softmax_loss_naive,
     softmax_loss_staged,
 )
+
+# the module itself: the package's attribute backprop_utils.softmax is the function softmax
+softmax_module = importlib.import_module("backprop_utils.softmax")
 
 LOSSES = [softmax_loss, softmax_loss_naive, softmax_loss_staged]
 LOSS_IDS = ["vectorized", "naive", "staged"]
@@ -127,14 +133,125 @@ def test_tied_row_maximum_gives_symmetric_gradient(loss_fn):
     assert dscores[0, 0] == pytest.approx(dscores[0, 1], abs=1e-15)
 
 
-def test_staged_max_node_contribution_is_zero_up_to_rounding():
-    # the MAX node adds minus the row sum of the gradient at the normalized scores to the
-    # largest raw score: staged (which adds it) and naive-without-it both equal the closed form
+def test_max_node_contribution_of_the_loss_is_zero_up_to_rounding():
+    # each row of the gradient at the normalized scores sums to zero, so what the MAX node
+    # routes back is rounding residue, and the total is the closed form (p - [j = y]) / N
     scores, labels = random_problem(6, 4, seed=3)
-    _, dscores = softmax_loss_staged(scores, labels)
-    np.testing.assert_allclose(dscores.sum(axis=1), 0, atol=1e-16)
+    _, dscores, nodes = softmax_loss_staged(scores, labels, return_nodes=True)
+    np.testing.assert_allclose(nodes["dscores_max"], 0, rtol=0, atol=1e-16)
     _, closed_form = softmax_loss(scores, labels)
-    np.testing.assert_allclose(dscores, closed_form, atol=1e-16)
+    np.testing.assert_allclose(dscores, closed_form, rtol=0, atol=1e-16)
+
+
+# --- the MAX node on its own ------------------------------------------------------------
+
+
+def max_shift(scores):
+    """The forward pass of the MAX node and the subtraction: s_ij = s*_ij - max_k s*_ik."""
+    return scores - scores.max(axis=1, keepdims=True)
+
+
+def test_max_node_routes_minus_the_row_sum_to_the_argmax():
+    scores = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, -1.0]])
+    upstream = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]])  # rows sum to 6 and 3.5
+    expected = np.array([[0.0, -6.0, 0.0], [-3.5, 0.0, 0.0]])
+    np.testing.assert_array_equal(_max_node_backward(upstream, scores), expected)
+
+
+def test_max_node_sends_a_tie_to_exactly_one_column_the_first():
+    scores = np.array([[2.0, 2.0, 0.5], [3.0, 1.0, 3.0], [4.0, 4.0, 4.0]])
+    upstream = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
+    routed = _max_node_backward(upstream, scores)
+    expected = np.zeros((3, 3))
+    expected[:, 0] = [-3.0, -6.0, -1.5]
+    np.testing.assert_array_equal(routed, expected)
+
+
+@given(seed=st.integers(0, 2**16), n_samples=st.integers(1, 6), n_classes=st.integers(1, 6))
+def test_max_node_matches_finite_differences_of_the_max_shift(seed, n_samples, n_classes):
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((n_samples, n_classes))  # ties have probability zero
+    upstream = rng.standard_normal((n_samples, n_classes))
+    numerical = numerical_gradient_array(max_shift, scores.copy(), upstream)
+    analytic = upstream + _max_node_backward(upstream, scores)
+    np.testing.assert_allclose(analytic, numerical, rtol=1e-7, atol=1e-9)
+
+
+def test_max_node_check_sees_a_missing_max_node():
+    # guards the test above: with rows of the upstream gradient that do not sum to zero, the
+    # gradient without the MAX node is far from the finite differences
+    rng = np.random.default_rng(4)
+    scores, upstream = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    assert np.all(np.abs(upstream.sum(axis=1)) > 1e-3)
+    numerical = numerical_gradient_array(max_shift, scores.copy(), upstream)
+    assert rel_error(upstream + _max_node_backward(upstream, scores), numerical) < 1e-8
+    assert rel_error(upstream, numerical) > 1e-2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_node_keeps_the_dtype_of_its_upstream_gradient(dtype):
+    scores, _ = random_problem(3, 4, dtype=dtype)
+    routed = _max_node_backward(np.ones((3, 4), dtype), scores)
+    assert routed.dtype == dtype
+    np.testing.assert_array_equal(routed.sum(axis=1), -4)
+
+
+@pytest.mark.parametrize("loss_fn", [softmax_loss_naive, softmax_loss_staged], ids=LOSS_IDS[1:])
+def test_loss_adds_what_the_max_node_sends_back(loss_fn, monkeypatch):
+    # The loss's own MAX-node contribution is zero up to rounding, so no check of the loss can
+    # see it. Swap in a MAX node that sends back something large: the gradient must move.
+    scores, labels = random_problem(5, 4, seed=8)
+    routed = np.random.default_rng(9).standard_normal(scores.shape)
+    calls = []
+
+    def fake_max_node(dnormalized, raw_scores):
+        calls.append((dnormalized.copy(), raw_scores.copy()))
+        return routed
+
+    monkeypatch.setattr(softmax_module, "_max_node_backward", fake_max_node)
+    _, dscores = loss_fn(scores, labels)
+    assert len(calls) == 1
+    dnormalized, raw_scores = calls[0]
+    _, closed_form = softmax_loss(scores, labels)
+    np.testing.assert_allclose(dnormalized, closed_form, rtol=0, atol=1e-16)
+    np.testing.assert_array_equal(raw_scores, scores)
+    np.testing.assert_array_equal(dscores, dnormalized + routed)
+
+
+def test_staged_returns_the_gradient_at_every_node():
+    scores, labels = random_problem(7, 5, seed=12)
+    loss, dscores = softmax_loss_staged(scores, labels)
+    loss_n, dscores_n, nodes = softmax_loss_staged(scores, labels, return_nodes=True)
+    assert loss_n == loss
+    np.testing.assert_array_equal(dscores_n, dscores)
+    shapes = {name: grad.shape for name, grad in nodes.items()}
+    assert shapes == {
+        "dlog_probs": (7,),
+        "dtarget_probs": (7,),
+        "dexps": (7, 5),
+        "dsums": (7,),
+        "dnormalized": (7, 5),
+        "drow_max": (7,),
+        "dscores_max": (7, 5),
+    }
+    np.testing.assert_array_equal(nodes["dlog_probs"], -1 / 7)
+    np.testing.assert_array_equal(
+        nodes["dscores_max"], _max_node_backward(nodes["dnormalized"], scores)
+    )
+    np.testing.assert_array_equal(nodes["drow_max"], -nodes["dnormalized"].sum(axis=1))
+    np.testing.assert_array_equal(dscores, nodes["dnormalized"] + nodes["dscores_max"])
+
+
+def test_staged_max_node_gradient_is_the_rounding_residue_of_the_row_sums():
+    # the MAX node's gradient is computed, not left out: in floating point the row sums of
+    # dnormalized are not all exactly zero, and the MAX node receives exactly minus them
+    scores, labels = random_problem(20, 7, seed=13)
+    _, _, nodes = softmax_loss_staged(scores, labels, return_nodes=True)
+    row_sums = nodes["dnormalized"].sum(axis=1)
+    assert np.any(row_sums != 0)
+    np.testing.assert_array_equal(nodes["drow_max"], -row_sums)
+    argmax = scores.argmax(axis=1)
+    np.testing.assert_array_equal(nodes["dscores_max"][np.arange(20), argmax], -row_sums)
 
 
 # --- laws -------------------------------------------------------------------------------
@@ -321,6 +438,34 @@ def test_python_lists_are_accepted():
     np.testing.assert_array_equal(dscores, expected_dscores)
 
 
+INTEGER_DTYPES = [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64]
+
+
+@pytest.mark.parametrize("label_dtype", INTEGER_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_labels_of_every_integer_dtype_give_the_same_result(loss_fn, label_dtype):
+    # uint64 + int64 is float64 in NumPy, which once made a float index of the labels
+    scores, labels = random_problem(6, 4, seed=2)
+    loss, dscores = loss_fn(scores, labels.astype(label_dtype))
+    expected_loss, expected_dscores = loss_fn(scores, labels.astype(np.int64))
+    assert loss == expected_loss
+    np.testing.assert_array_equal(dscores, expected_dscores)
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_labels_are_not_modified_or_kept(loss_fn):
+    labels = np.array([1, 0, 2], dtype=np.uint64)
+    loss_fn(np.zeros((3, 3)), labels)
+    assert labels.dtype == np.uint64
+    np.testing.assert_array_equal(labels, [1, 0, 2])
+
+
+@pytest.mark.parametrize("flag", [True, False, np.True_])
+def test_staged_accepts_a_numpy_bool_for_return_nodes(flag):
+    result = softmax_loss_staged(np.zeros((2, 3)), [0, 1], return_nodes=flag)
+    assert len(result) == (3 if flag else 2)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
 def test_loss_does_not_modify_its_inputs(loss_fn, dtype):
@@ -462,6 +607,72 @@ def test_negative_label_raises(loss_fn):
 def test_label_equal_to_class_count_raises(loss_fn):
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         loss_fn(np.zeros((2, 3)), np.array([3, 0]))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_missing_labels_raise_type_error(loss_fn):
+    with pytest.raises(TypeError, match="y must be an integer array"):
+        loss_fn(np.zeros((2, 3)), None)
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_empty_labels_raise_a_shape_error(loss_fn):
+    with pytest.raises(ValueError, match=r"y must have shape \(2,\)"):
+        loss_fn(np.zeros((2, 3)), [])
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_three_dimensional_labels_raise(loss_fn):
+    with pytest.raises(ValueError, match=r"y must have shape \(2,\)"):
+        loss_fn(np.zeros((2, 3)), np.zeros((2, 1, 1), dtype=int))
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_labels_as_a_list_of_floats_raise_type_error(loss_fn):
+    with pytest.raises(TypeError, match="y must be an integer"):
+        loss_fn(np.zeros((2, 3)), [0.0, 1.0])
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_ragged_labels_raise(loss_fn):
+    with pytest.raises(ValueError, match="y must be a 1-D"):
+        loss_fn(np.zeros((2, 3)), [[0], [0, 1]])
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_text_labels_raise_type_error(loss_fn):
+    with pytest.raises(TypeError, match="y must be an integer"):
+        loss_fn(np.zeros((2, 3)), ["0", "1"])
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_labels_holding_none_raise_type_error(loss_fn):
+    with pytest.raises(TypeError, match="y must be an integer"):
+        loss_fn(np.zeros((2, 3)), [0, None])
+
+
+@pytest.mark.parametrize("loss_fn", LOSSES, ids=LOSS_IDS)
+def test_huge_unsigned_label_raises(loss_fn):
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        loss_fn(np.zeros((2, 3)), np.array([0, 2**64 - 1], dtype=np.uint64))
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_none_scores_raise_type_error(fn):
+    with pytest.raises(TypeError, match="scores must be a real"):
+        call(fn, None, [0])
+
+
+@pytest.mark.parametrize("fn", ALL_FNS, ids=ALL_IDS)
+def test_ragged_scores_nested_deeper_raise(fn):
+    with pytest.raises(ValueError, match="rectangular"):
+        call(fn, [[1.0, 2.0], [3.0, [4.0]]], [0, 0])
+
+
+@pytest.mark.parametrize("flag", [1, "yes", None])
+def test_staged_return_nodes_not_a_bool_raises_type_error(flag):
+    with pytest.raises(TypeError, match="return_nodes"):
+        softmax_loss_staged(np.zeros((2, 3)), [0, 1], return_nodes=flag)
 
 
 # --- an outside reference, when PyTorch is installed (it is not a dependency) ------------
