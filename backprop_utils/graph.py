@@ -10,10 +10,13 @@ receives the sum of both contributions.
 :func:`seeded_root` makes backward start from given gradients at given nodes instead, so a graph
 cut in stages can be backpropagated one stage at a time.
 
-:func:`draw` lays the graph out in layers from left to right and draws each node with its
-operation and forward value, black arrows for the data flow and red arrows for the gradient
-flowing back, each labelled with the gradient it carries. The gradient that a MAX node routes to
-its largest input is drawn dashed.
+:func:`draw` lays the graph out in layers from left to right (:func:`layered_layout`: the input
+leaves in the order they were combined, few edge crossings, edges as straight as that order
+allows) and draws each node with its operation and forward value, black arrows for the data flow
+and red arrows for the gradient flowing back, each labelled with the gradient it carries at a
+place on its edge clear of the boxes and of the other labels. The gradient that a MAX node
+routes to its largest input is drawn dashed. :func:`draw_stages` draws several graphs one above
+the other at one scale.
 
 :func:`normalized_score_graph` and :func:`softmax_loss_graph` build the two graphs of the
 softmax loss used in the book, and :func:`batchnorm_graph` the graph of batch normalization for
@@ -29,6 +32,9 @@ from numbers import Integral, Real
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import RendererAgg
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
@@ -38,6 +44,7 @@ __all__ = [
     "Value",
     "batchnorm_graph",
     "draw",
+    "draw_stages",
     "layered_layout",
     "normalized_score_graph",
     "seeded_root",
@@ -63,7 +70,7 @@ OP_SYMBOLS = {
 
 # Drawing geometry, in data units: distance between layers, height of a node's slot and of a
 # routing point's slot, and the size of a node's box.
-_LAYER_GAP = 2.0
+_LAYER_GAP = 2.5
 _NODE_SLOT = 1.0
 _ROUTE_SLOT = 0.35
 _BOX_WIDTH = 1.2
@@ -507,9 +514,9 @@ def _assign_layers(order: list[Value], children: dict[int, list[Value]]) -> dict
 
 
 def _initial_rank(order: list[Value], children: dict[int, list[Value]]) -> dict:
-    """A starting order for each column: depth-first order from the root, except that a leaf
-    ranks with its first consumer, in that consumer's input order (so inputs keep the order
-    in which they were combined)."""
+    """A rank for each node that breaks ties: depth-first order from the root, except that a
+    leaf ranks with its first consumer, in that consumer's input order (so inputs keep the
+    order in which they were combined: s*_11, s*_12, s*_13 from top to bottom)."""
     rank: dict = {id(node): (k, 0) for k, node in enumerate(order)}
     for node in order:
         if not node.parents and children[id(node)]:
@@ -534,54 +541,167 @@ def _column_y(column: list) -> dict:
     return ys
 
 
-def _count_crossings(columns: list[list], down: dict) -> int:
-    """Edge crossings between adjacent columns (each slot's successors are in `down`)."""
+def _pair_crossings(left: list, right: list, down: dict) -> int:
+    """Edge crossings between two adjacent columns (each slot's successors are in `down`)."""
+    rank = {key: k for k, key in enumerate(right)}
+    segments = sorted((i, rank[nxt]) for i, key in enumerate(left) for nxt in down[key])
     total = 0
-    for left, right in zip(columns, columns[1:], strict=False):
-        rank = {key: k for k, key in enumerate(right)}
-        segments = [(i, rank[nxt]) for i, key in enumerate(left) for nxt in down[key]]
-        for a, (a_left, a_right) in enumerate(segments):
-            for b_left, b_right in segments[a + 1 :]:
-                if (a_left - b_left) * (a_right - b_right) < 0:
-                    total += 1
+    for a, (a_left, a_right) in enumerate(segments):
+        for b_left, b_right in segments[a + 1 :]:
+            if b_left > a_left and b_right < a_right:
+                total += 1
     return total
 
 
-def _barycentre_sweeps(
-    columns: list[list], up: dict, down: dict, sweeps: int = 4
+def _count_crossings(columns: list[list], down: dict) -> int:
+    """Edge crossings between adjacent columns, summed over the drawing."""
+    return sum(
+        _pair_crossings(left, right, down)
+        for left, right in zip(columns, columns[1:], strict=False)
+    )
+
+
+def _sort_column(
+    column: list, neighbour_y: dict, neighbours: dict, mates: dict, rank: dict
+) -> list:
+    """Order one column top to bottom by the mean height of each slot's neighbours in the
+    adjacent column (`neighbour_y`). A slot with no neighbour there (a leaf, in a sweep to
+    the right) goes beside the other inputs of its consumer (`mates`)."""
+    depth: dict = {}
+    for slot in column:
+        if neighbours[slot]:
+            depth[slot] = -float(np.mean([neighbour_y[other] for other in neighbours[slot]]))
+    for slot in column:
+        if slot not in depth:
+            placed = [(depth[m], offset) for m, offset in mates.get(slot, []) if m in depth]
+            depth[slot] = (
+                float(np.mean([d for d, _ in placed]))
+                + 1e-6 * float(np.mean([o for _, o in placed]))
+                if placed
+                else float("inf")
+            )
+    return sorted(column, key=lambda slot: (depth[slot], rank[slot]))
+
+
+def _sweep_orders(
+    columns: list[list], up: dict, down: dict, mates: dict, rank: dict, first: int, sweeps: int
 ) -> tuple[list[list], int]:
-    """Reorder each column by the mean height of its neighbours, alternating left-to-right and
-    right-to-left sweeps; return the first ordering with the fewest crossings (the given one
-    if no sweep improves on it) and that number."""
-    best = [list(column) for column in columns]
+    """Barycentre sweeps over the columns from index `first` on (the columns before it keep
+    their order): right to left by children and left to right by parents, each followed by
+    swaps of adjacent slots that remove crossings. Returns the first ordering with the fewest
+    crossings and that number."""
+    current = [sorted(columns[0], key=rank.__getitem__)]
+    for column in columns[1:]:
+        current.append(_sort_column(column, _column_y(current[-1]), up, mates, rank))
+    best = [list(column) for column in current]
     best_crossings = _count_crossings(best, down)
-    current = [list(column) for column in columns]
     for sweep in range(sweeps):
-        forward = sweep % 2 == 0
-        indices = range(1, len(current)) if forward else range(len(current) - 2, -1, -1)
-        neighbours = up if forward else down
+        backward = sweep % 2 == 0
+        indices = range(len(current) - 2, first - 1, -1) if backward else range(1, len(current))
         for c in indices:
-            fixed_y = _column_y(current[c - 1] if forward else current[c + 1])
-            own_y = _column_y(current[c])
-            heights = {
-                slot: np.mean([fixed_y[other] for other in neighbours[slot]])
-                if neighbours[slot]
-                else own_y[slot]
-                for slot in current[c]
-            }
-            current[c] = sorted(current[c], key=heights.__getitem__, reverse=True)  # top first
+            fixed = current[c + 1] if backward else current[c - 1]
+            neighbours = down if backward else up
+            current[c] = _sort_column(current[c], _column_y(fixed), neighbours, mates, rank)
+        _transpose(current, up, down, first)
         crossings = _count_crossings(current, down)
         if crossings < best_crossings:
             best, best_crossings = [list(column) for column in current], crossings
     return best, best_crossings
 
 
+def _order_columns(
+    columns: list[list], up: dict, down: dict, mates: dict, rank: dict, sweeps: int = 6
+) -> tuple[list[list], int]:
+    """Order the slots of every column to reduce edge crossings.
+
+    The first column holds leaves only. It keeps their rank order (the order in which they
+    were combined: s*_11, s*_12, s*_13), unless letting it move too draws the graph with no
+    crossing at all. Every later column starts in the order of the mean height of its parents
+    and is then improved by `_sweep_orders`.
+    """
+    kept = _sweep_orders(columns, up, down, mates, rank, first=1, sweeps=sweeps)
+    if kept[1] == 0:
+        return kept
+    free = _sweep_orders(columns, up, down, mates, rank, first=0, sweeps=sweeps)
+    return free if free[1] == 0 else kept
+
+
+def _transpose(columns: list[list], up: dict, down: dict, first: int) -> None:
+    """Swap adjacent slots of each column from index `first` on, in place, where that removes
+    crossings."""
+
+    def cost(upper: object, lower: object, position: dict, neighbours: dict) -> int:
+        # crossings between the edges of `upper` and of `lower` (upper drawn above lower)
+        return sum(position[a] > position[b] for a in neighbours[upper] for b in neighbours[lower])
+
+    for _ in range(10):
+        improved = False
+        for c in range(first, len(columns)):
+            column, sides = columns[c], []
+            if c > 0:
+                sides.append(({key: k for k, key in enumerate(columns[c - 1])}, up))
+            if c + 1 < len(columns):
+                sides.append(({key: k for k, key in enumerate(columns[c + 1])}, down))
+            for k in range(len(column) - 1):
+                upper, lower = column[k], column[k + 1]
+                kept = sum(cost(upper, lower, *side) for side in sides)
+                swapped = sum(cost(lower, upper, *side) for side in sides)
+                if swapped < kept:
+                    column[k], column[k + 1] = lower, upper
+                    improved = True
+        if not improved:
+            return
+
+
+def _fit_column(column: list, wanted: dict) -> dict:
+    """Heights for the slots of one column, top to bottom, as close as possible (least squares)
+    to `wanted` while each slot stays below the one above it by at least half their two slot
+    heights: an isotonic regression, solved by pooling adjacent violators."""
+    gaps = [0.0] + [
+        (upper + lower) / 2
+        for upper, lower in zip(_slot_heights(column), _slot_heights(column)[1:], strict=False)
+    ]
+    offsets = np.cumsum(gaps)  # y_k + offsets[k] must not increase down the column
+    blocks: list[list[float]] = []  # [mean, count] of pooled slots
+    for k, slot in enumerate(column):
+        blocks.append([wanted[slot] + offsets[k], 1.0])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            mean, count = blocks.pop()
+            blocks[-1] = [
+                (blocks[-1][0] * blocks[-1][1] + mean * count) / (blocks[-1][1] + count),
+                blocks[-1][1] + count,
+            ]
+    pooled = [mean for mean, count in blocks for _ in range(int(count))]
+    return {slot: pooled[k] - offsets[k] for k, slot in enumerate(column)}
+
+
+def _assign_heights(columns: list[list], up: dict, down: dict, sweeps: int = 8) -> dict:
+    """Heights for all slots: start from each column stacked and centred on 0, then move each
+    slot towards the mean height of its neighbours in both adjacent columns, column by column,
+    so that edges run as straight as the ordering allows."""
+    heights = {key: y for column in columns for key, y in _column_y(column).items()}
+    for sweep in range(sweeps):
+        indices = range(len(columns)) if sweep % 2 == 0 else range(len(columns) - 1, -1, -1)
+        for c in indices:
+            wanted = {}
+            for slot in columns[c]:
+                neighbours = up[slot] + down[slot]
+                wanted[slot] = (
+                    float(np.mean([heights[other] for other in neighbours]))
+                    if neighbours
+                    else heights[slot]
+                )
+            heights.update(_fit_column(columns[c], wanted))
+    return heights
+
+
 def layered_layout(root: Value) -> GraphLayout:
     """Lay the graph of `root` out in layers from left (leaves) to right (root).
 
     Layers come from longest-path layering; an edge that skips layers gets one routing point
-    per skipped layer; the order within each layer is improved by barycentre sweeps to reduce
-    edge crossings.
+    per skipped layer. The leaves of the first layer keep their index order (the order in which
+    they were combined), every later layer follows the mean height of its parents, and sweeps
+    of barycentre ordering and adjacent swaps then reduce edge crossings.
 
     Parameters
     ----------
@@ -606,18 +726,20 @@ def layered_layout(root: Value) -> GraphLayout:
     rank = _initial_rank(order, children)
 
     # A slot is id(node) for a node and (id(child), k, layer) for a routing point of the edge
-    # from child.parents[k]; up/down hold each slot's neighbours in the adjacent columns.
+    # from child.parents[k]; up/down hold each slot's neighbours in the adjacent columns, and
+    # mates, for a leaf, the other inputs of its first consumer with the leaf's input offset.
     columns: list[list] = [[] for _ in range(max(layer.values()) + 1)]
     up: dict = {id(node): [] for node in order}
     down: dict = {id(node): [] for node in order}
     chains: dict[tuple[int, int], list] = {}
+    entering: dict[int, list] = {id(node): [] for node in order}
     for node in order:
         columns[layer[id(node)]].append(id(node))
         for k, parent in enumerate(node.parents):
             chain = [id(parent)]
             for skipped in range(layer[id(parent)] + 1, layer[id(node)]):
                 point = (id(node), k, skipped)
-                rank[point] = (rank[id(parent)][0], rank[id(node)][0] + 1)  # beside its parent
+                rank[point] = (rank[id(node)][0], -1 - k)  # routing points are not leaves
                 up[point], down[point] = [], []
                 columns[skipped].append(point)
                 chain.append(point)
@@ -626,15 +748,24 @@ def layered_layout(root: Value) -> GraphLayout:
                 down[before].append(after)
                 up[after].append(before)
             chains[(id(node), k)] = chain
+            entering[id(node)].append((chain[-2], k))
+    mates: dict = {}
+    for node in order:
+        if node.parents or not children[id(node)]:
+            continue
+        consumer = min(children[id(node)], key=lambda child: layer[id(child)])
+        own = consumer.parents.index(node)
+        mates[id(node)] = [
+            (slot, own - k) for slot, k in entering[id(consumer)] if slot != id(node)
+        ]
+    for node in order:  # non-leaves rank after every leaf of their column
+        if node.parents:
+            rank[id(node)] = (rank[id(node)][0], -1)
 
-    for column in columns:
-        column.sort(key=rank.__getitem__)
-    columns, crossings = _barycentre_sweeps(columns, up, down)
+    columns, crossings = _order_columns(columns, up, down, mates, rank)
 
-    xy = {}
-    for c, column in enumerate(columns):
-        for key, y_value in _column_y(column).items():
-            xy[key] = (c * _LAYER_GAP, y_value)
+    heights = _assign_heights(columns, up, down)
+    xy = {key: (c * _LAYER_GAP, heights[key]) for c, column in enumerate(columns) for key in column}
     return GraphLayout(
         layers={node: layer[id(node)] for node in order},
         positions={node: xy[id(node)] for node in order},
@@ -650,10 +781,12 @@ def layered_layout(root: Value) -> GraphLayout:
 
 
 def _format(number: float, digits: int) -> str:
-    """Fixed-point text without a minus sign on a value that rounds to zero."""
+    """`number` with `digits` decimals, or in scientific notation if it is nonzero but would
+    round to zero that way (eps = 1e-05 reads 1e-05, not 0.000). Values below 1e-12 in size
+    are the rounding noise of float64 at the scale of these graphs and read as 0."""
     text = f"{number:.{digits}f}"
     if float(text) == 0.0:
-        text = f"{0.0:.{digits}f}"
+        text = f"{number:.{max(digits, 1)}g}" if abs(number) >= 1e-12 else f"{0.0:.{digits}f}"
     return text.replace("-", "\N{MINUS SIGN}")
 
 
@@ -698,18 +831,204 @@ def _edge_path(route: list, ports: tuple[float, float], shift: float, reverse: b
     return Path(points)
 
 
-def _path_midpoint(path: Path) -> tuple[float, float]:
-    """The point halfway along a polyline, by length."""
-    vertices = path.vertices
+def _point_along(vertices: np.ndarray, fraction: float) -> tuple[float, float]:
+    """The point at `fraction` of the length of a polyline, shape (M, 2)."""
     lengths = np.hypot(*np.diff(vertices, axis=0).T)
-    half = lengths.sum() / 2
-    for (start, end), length in zip(
-        zip(vertices, vertices[1:], strict=False), lengths, strict=True
-    ):
-        if half <= length and length > 0:
-            return tuple(start + (end - start) * half / length)
-        half -= length
+    remaining = fraction * lengths.sum()
+    for start, end, length in zip(vertices, vertices[1:], lengths, strict=False):
+        if remaining <= length and length > 0:
+            return tuple(start + (end - start) * remaining / length)
+        remaining -= length
     return tuple(vertices[-1])
+
+
+def _segments_hit_box(starts: np.ndarray, ends: np.ndarray, box: tuple) -> np.ndarray:
+    """Which segments, shape (M, 2) each, meet the box (x0, y0, x1, y1): Liang-Barsky."""
+    x0, y0, x1, y1 = box
+    delta = ends - starts
+    enter, leave = np.zeros(len(starts)), np.ones(len(starts))
+    hit = np.ones(len(starts), dtype=bool)
+    for p, q in (
+        (-delta[:, 0], starts[:, 0] - x0),
+        (delta[:, 0], x1 - starts[:, 0]),
+        (-delta[:, 1], starts[:, 1] - y0),
+        (delta[:, 1], y1 - starts[:, 1]),
+    ):
+        parallel = p == 0
+        hit &= ~(parallel & (q < 0))
+        ratio = np.divide(q, p, out=np.zeros_like(q), where=~parallel)
+        enter = np.where(~parallel & (p < 0), np.maximum(enter, ratio), enter)
+        leave = np.where(~parallel & (p > 0), np.minimum(leave, ratio), leave)
+    return hit & (enter <= leave)
+
+
+def _boxes_overlap(boxes: np.ndarray, box: tuple) -> np.ndarray:
+    """Which boxes, shape (M, 4) as (x0, y0, x1, y1), overlap `box`."""
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=bool)
+    return (
+        (boxes[:, 0] < box[2])
+        & (box[0] < boxes[:, 2])
+        & (boxes[:, 1] < box[3])
+        & (box[1] < boxes[:, 3])
+    )
+
+
+# Where along its edge a gradient label may sit, best first: the middle, then outwards.
+_LABEL_FRACTIONS = (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82)
+_LABEL_FONTSIZE = 7.5
+_NODE_FONTSIZE = 8.5
+# The scale of a figure that draw makes itself: inches per unit of the layout.
+_INCHES_PER_UNIT = 0.9
+
+
+def _label_size(text: str, fontsize: float, inches_per_unit: float) -> tuple[float, float]:
+    """Width and height of a gradient label with its white backing box, in data units."""
+    renderer = RendererAgg(8, 8, 72)  # at 72 dpi a pixel is a point
+    width, height, _ = renderer.get_text_width_height_descent(
+        text, FontProperties(size=fontsize), ismath=False
+    )
+    pad = 2 * 0.15 * fontsize  # the box's pad on both sides, and a little air
+    return (width + pad) / 72 / inches_per_unit, (height + pad) / 72 / inches_per_unit
+
+
+def _place_labels(
+    layout: GraphLayout, lines: dict, labelled: list, sizes: list
+) -> list[tuple[float, float]]:
+    """Choose a centre for each gradient label on its own edge.
+
+    `lines` maps each edge to its drawn polylines (the black and the red arrow), `labelled`
+    lists the labelled edges and `sizes` their labels' (width, height). Each label sits on its
+    edge at one of `_LABEL_FRACTIONS` of its length: the first position that overlaps no box,
+    no label already placed and no other edge, or else the one that overlaps the fewest.
+    The labels of the edges with the fewest free positions are placed first.
+    """
+    boxes = np.array(
+        [
+            (x - _BOX_WIDTH / 2, y - _BOX_HEIGHT / 2, x + _BOX_WIDTH / 2, y + _BOX_HEIGHT / 2)
+            for x, y in layout.positions.values()
+        ]
+    ).reshape(-1, 4)
+    segments = [
+        (edge, line[k], line[k + 1])
+        for edge, edge_lines in lines.items()
+        for line in edge_lines
+        for k in range(len(line) - 1)
+    ]
+    owners = [edge for edge, _, _ in segments]
+    starts = np.array([start for _, start, _ in segments]).reshape(-1, 2)
+    ends = np.array([end for _, _, end in segments]).reshape(-1, 2)
+
+    def box_at(centre: tuple[float, float], size: tuple[float, float]) -> tuple:
+        (x, y), (width, height) = centre, size
+        return (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
+
+    options = []  # per label: (cost, centre) of each position, cost without the other labels
+    for edge, size in zip(labelled, sizes, strict=True):
+        middle = np.mean(lines[edge], axis=0)  # halfway between the black and the red arrow
+        candidates = []
+        for rank, fraction in enumerate(_LABEL_FRACTIONS):
+            centre = _point_along(middle, fraction)
+            box = box_at(centre, size)
+            others = {
+                owners[k]
+                for k in np.flatnonzero(_segments_hit_box(starts, ends, box))
+                if owners[k] != edge
+            }
+            cost = 100 * _boxes_overlap(boxes, box).sum() + 10 * len(others) + rank
+            candidates.append((cost, centre))
+        options.append(candidates)
+
+    placed = np.zeros((0, 4))
+    centres: list = [None] * len(labelled)
+    free = [sum(cost < 10 for cost, _ in candidates) for candidates in options]
+    for k in sorted(range(len(labelled)), key=lambda k: (free[k], k)):
+        best = min(
+            options[k],
+            key=lambda option: (
+                option[0] + 100 * _boxes_overlap(placed, box_at(option[1], sizes[k])).sum()
+            ),
+        )
+        centres[k] = best[1]
+        placed = np.vstack([placed, box_at(best[1], sizes[k])])
+    return centres
+
+
+class _Fitter(Artist):
+    """An invisible artist that fits the text of one drawing to its axes when it is drawn.
+
+    The room that text has depends on the size of the axes in inches, which a layout engine
+    such as constrained layout settles only when the figure is drawn. Added with a zorder
+    below everything else of the drawing, this artist runs first in each draw: it reads the
+    axes' final scale, shrinks the fonts (never grows them) where the text of a box would not
+    fit in it, and places each gradient label on its edge (see `_place_labels`).
+    """
+
+    def __init__(
+        self, layout: GraphLayout, lines: dict, labelled: list, labels: list, node_texts: list
+    ) -> None:
+        super().__init__()
+        self.set_zorder(0)
+        self._layout, self._lines, self._labelled = layout, lines, labelled
+        self._labels, self._node_texts = labels, node_texts
+        self._fitted_for: tuple | None = None
+
+    def fit(self, renderer) -> None:
+        """Set the font sizes and the label positions for the axes' current size."""
+        ax = self.axes
+        (x0, y0), (x1, y1) = ax.transData.transform([(0.0, 0.0), (1.0, 1.0)])
+        inches_per_unit = min(abs(x1 - x0), abs(y1 - y0)) / ax.figure.dpi
+        if self._fitted_for == (round(inches_per_unit, 6), ax.figure.dpi):
+            return  # a second draw at the same size, as savefig(bbox_inches="tight") makes
+        self._fitted_for = (round(inches_per_unit, 6), ax.figure.dpi)
+        shrink = 1.0
+        for text in self._node_texts:
+            text.set_fontsize(_NODE_FONTSIZE)
+            extent = text.get_window_extent(renderer)
+            room_x = (_BOX_WIDTH - 0.08) * inches_per_unit * ax.figure.dpi
+            room_y = (_BOX_HEIGHT - 0.04) * inches_per_unit * ax.figure.dpi
+            shrink = min(shrink, room_x / extent.width, room_y / extent.height)
+        for text in self._node_texts:
+            text.set_fontsize(_NODE_FONTSIZE * shrink)
+        label_size = _LABEL_FONTSIZE * shrink
+        sizes = [_label_size(text.get_text(), label_size, inches_per_unit) for text in self._labels]
+        centres = _place_labels(self._layout, self._lines, self._labelled, sizes)
+        for text, centre in zip(self._labels, centres, strict=True):
+            text.set_fontsize(label_size)
+            text.set_position(centre)
+
+    def draw(self, renderer) -> None:
+        self.fit(renderer)
+        self.stale = False
+
+
+def _check_draw_options(show_grad: object, digits: object) -> None:
+    if not isinstance(show_grad, bool):
+        raise TypeError(f"show_grad must be a bool, got {type(show_grad).__name__}")
+    if isinstance(digits, bool) or not isinstance(digits, Integral):
+        raise TypeError(f"digits must be an int, got {type(digits).__name__}")
+    if not 0 <= digits <= 10:
+        raise ValueError(f"digits must be in 0..10, got {digits}")
+
+
+def _check_root(root: object, show_grad: bool, name: str = "root") -> None:
+    _check_value(root, name)
+    if show_grad and root.grad != 1.0:
+        raise ValueError(
+            f"{name}.grad must be 1: call {name}.backward() before drawing it with "
+            "show_grad=True, or pass show_grad=False"
+        )
+
+
+def _limits(layout: GraphLayout) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The x and y limits that show every box and route of a layout with a small margin."""
+    xs = [x for x, _ in layout.positions.values()]
+    ys = [y for (_, y) in layout.positions.values()] + [
+        y for route in layout.routes.values() for _, y in route
+    ]
+    xlim = (min(xs) - _BOX_WIDTH / 2 - 0.2, max(xs) + _BOX_WIDTH / 2 + 0.2)
+    ylim = (min(ys) - _BOX_HEIGHT / 2 - 0.2, max(ys) + _BOX_HEIGHT / 2 + 0.2)
+    return xlim, ylim
 
 
 def draw(
@@ -725,16 +1044,22 @@ def draw(
     Each node is a box (a ``FancyBboxPatch`` with gid ``"node"``) showing its label and
     operation, its forward value and, with `show_grad`, its grad. Black arrows (gid
     ``"data"``) carry values left to right. With `show_grad`, a red arrow (gid ``"grad"``) runs
-    back along each edge labelled with the gradient it carries, ``local gradient * child
-    grad``; the gradient a MAX node routes to its largest input is a dashed red arrow (gid
-    ``"grad-max"``), and the MAX node's other inputs, which receive nothing, get no red arrow.
+    back along each edge, labelled (a Text with gid ``"grad-label"``) with the gradient it
+    carries, ``local gradient * child grad``; the gradient a MAX node routes to its largest
+    input is a dashed red arrow (gid ``"grad-max"``), and the MAX node's other inputs, which
+    receive nothing, get no red arrow. Each label sits on its own edge where it overlaps no
+    box, no other label and, where the room allows, no other edge; the labels are placed, and
+    the fonts shrunk if the boxes are too small for them, each time the figure is drawn, when
+    the size of the axes is final. A number that would round to zero at `digits` decimals but
+    is not zero is written in scientific notation (1e-05).
 
     Parameters
     ----------
     root : Value
         The output node. With `show_grad`, ``root.backward()`` must have been called.
     ax : matplotlib Axes, optional
-        Where to draw; a new figure sized to the graph is made if None.
+        Where to draw; if None, a new figure sized to the graph at 0.9 inch per unit of the
+        layout (a box is 1.2 units wide).
     show_grad : bool, default True
         Draw grads in the boxes and the red gradient arrows.
     digits : int, default 3
@@ -759,45 +1084,41 @@ def draw(
     _check_value(root, "root")
     if ax is not None and not isinstance(ax, plt.Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
-    if not isinstance(show_grad, bool):
-        raise TypeError(f"show_grad must be a bool, got {type(show_grad).__name__}")
-    if isinstance(digits, bool) or not isinstance(digits, Integral):
-        raise TypeError(f"digits must be an int, got {type(digits).__name__}")
-    if not 0 <= digits <= 10:
-        raise ValueError(f"digits must be in 0..10, got {digits}")
-    if show_grad and root.grad != 1.0:
-        raise ValueError(
-            "root.grad must be 1: call root.backward() before draw(root, show_grad=True), "
-            "or pass show_grad=False"
-        )
+    _check_draw_options(show_grad, digits)
+    _check_root(root, show_grad)
 
     layout = layered_layout(root)
-    xs = [x for x, _ in layout.positions.values()]
-    ys = [y for (_, y) in layout.positions.values()] + [
-        y for route in layout.routes.values() for _, y in route
-    ]
+    xlim, ylim = _limits(layout)
     if ax is None:
-        width = 1.1 * (max(xs) - min(xs)) + 2.0
-        height = 1.1 * (max(ys) - min(ys)) + 1.3
+        width = _INCHES_PER_UNIT * (xlim[1] - xlim[0]) + 0.2
+        height = _INCHES_PER_UNIT * (ylim[1] - ylim[0]) + (0.5 if title else 0.2)
         fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
     else:
         fig = ax.figure
 
     ports = _ports(layout)
+    lines, labelled, texts = {}, [], []
     for (child, k), route in layout.routes.items():
-        path = _edge_path(route, ports[(child, k)], shift=0.05, reverse=False)
+        edge = (child, k)
+        data_path = _edge_path(route, ports[edge], shift=0.05, reverse=False)
         ax.add_patch(
             FancyArrowPatch(
-                path=path, arrowstyle="-|>", mutation_scale=11, color="0.25", lw=1.1, gid="data"
+                path=data_path,
+                arrowstyle="-|>",
+                mutation_scale=11,
+                color="0.25",
+                lw=1.1,
+                gid="data",
             )
         )
+        grad_path = _edge_path(route, ports[edge], shift=-0.05, reverse=False)
+        lines[edge] = (data_path.vertices, grad_path.vertices)
         if not show_grad or (child.op == "max" and child.local_grads[k] == 0):
             continue
         gid = "grad-max" if child.op == "max" else "grad"
-        path = _edge_path(route, ports[(child, k)], shift=-0.05, reverse=True)
         ax.add_patch(
             FancyArrowPatch(
-                path=path,
+                path=Path(grad_path.vertices[::-1]),
                 arrowstyle="-|>",
                 mutation_scale=11,
                 color="tab:red",
@@ -806,19 +1127,24 @@ def draw(
                 gid=gid,
             )
         )
-        x_mid, y_mid = _path_midpoint(path)
+        labelled.append(edge)
+        texts.append(_format(child.local_grads[k] * child.grad, digits))
+    labels = [
         ax.text(
-            x_mid,
-            y_mid - 0.03,
-            _format(child.local_grads[k] * child.grad, digits),
+            *np.mean(lines[edge], axis=(0, 1)),
+            text,
             color="tab:red",
-            fontsize=7.5,
+            fontsize=_LABEL_FONTSIZE,
             ha="center",
-            va="top",
-            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85},
+            va="center",
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.9},
             zorder=4,
+            gid="grad-label",
         )
+        for edge, text in zip(labelled, texts, strict=True)
+    ]
 
+    node_texts = []
     for node, (x, y) in layout.positions.items():
         is_leaf = not node.parents
         ax.add_patch(
@@ -834,24 +1160,115 @@ def draw(
                 zorder=3,
             )
         )
-        ax.text(
-            x,
-            y,
-            _node_text(node, show_grad, digits),
-            ha="center",
-            va="center",
-            fontsize=8.5,
-            linespacing=1.3,
-            zorder=5,
+        node_texts.append(
+            ax.text(
+                x,
+                y,
+                _node_text(node, show_grad, digits),
+                ha="center",
+                va="center",
+                fontsize=_NODE_FONTSIZE,
+                linespacing=1.3,
+                zorder=5,
+            )
         )
+    ax.add_artist(_Fitter(layout, lines, labelled, labels, node_texts))
 
-    ax.set_xlim(min(xs) - _BOX_WIDTH / 2 - 0.2, max(xs) + _BOX_WIDTH / 2 + 0.2)
-    ax.set_ylim(min(ys) - _BOX_HEIGHT / 2 - 0.2, max(ys) + _BOX_HEIGHT / 2 + 0.2)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     ax.set_aspect("equal")
     ax.axis("off")
     if title is not None:
         ax.set_title(title)
     return fig, ax
+
+
+def draw_stages(
+    roots: Sequence[Value],
+    titles: Sequence[str] | None = None,
+    *,
+    show_grad: bool = True,
+    digits: int = 3,
+    inches_per_unit: float = 0.8,
+) -> tuple[plt.Figure, list[plt.Axes]]:
+    """Draw several graphs one above the other at one common scale.
+
+    Each graph gets an axes as wide as the graph itself, centred in the figure, so that the
+    boxes of every panel have the same size, whatever the number of layers of each graph
+    (the stages of a graph cut by :func:`batchnorm_graph`, for instance).
+
+    Parameters
+    ----------
+    roots : list of Value, at least one
+        The output node of each graph, drawn from top to bottom. With `show_grad`, each
+        ``root.backward()`` (or that of a :func:`seeded_root` over it) must have been called.
+    titles : list of str, optional
+        One title per graph.
+    show_grad, digits
+        As in :func:`draw`.
+    inches_per_unit : float, default 0.8
+        The scale: inches per unit of the layout (a box is 1.2 units wide). Below about 0.7
+        the fonts shrink to keep the text inside the boxes.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    axes : list of matplotlib Axes, one per graph
+
+    Raises
+    ------
+    TypeError
+        If `roots` is not a list of Values, `titles` is not a list of strings, `show_grad` is
+        not a bool, `digits` is not an int or `inches_per_unit` is not a real number.
+    ValueError
+        If `roots` is empty, `titles` has another length, `digits` is outside 0..10,
+        `inches_per_unit` is not > 0, or a root's grad is not 1 while `show_grad` is set.
+    """
+    if isinstance(roots, Value) or not isinstance(roots, Sequence):
+        raise TypeError(f"roots must be a list of Values, got {type(roots).__name__}")
+    if len(roots) == 0:
+        raise ValueError("roots must hold at least one Value")
+    _check_draw_options(show_grad, digits)
+    for root in roots:
+        _check_root(root, show_grad, "each root")
+    if titles is not None:
+        if isinstance(titles, str) or not isinstance(titles, Sequence):
+            raise TypeError(f"titles must be a list of strings, got {type(titles).__name__}")
+        if len(titles) != len(roots) or not all(isinstance(title, str) for title in titles):
+            raise ValueError(f"titles must hold one string per root, {len(roots)}")
+    scale = _check_real(inches_per_unit, "inches_per_unit")
+    if scale <= 0:
+        raise ValueError(f"inches_per_unit must be > 0, got {scale}")
+
+    extents = []
+    for root in roots:
+        xlim, ylim = _limits(layered_layout(root))
+        extents.append((scale * (xlim[1] - xlim[0]), scale * (ylim[1] - ylim[0])))
+    title_room = 0.0 if titles is None else 0.35
+    margin = 0.1
+    fig_width = max(width for width, _ in extents) + 2 * margin
+    fig_height = sum(height + title_room for _, height in extents) + 2 * margin
+    fig = plt.figure(figsize=(fig_width, fig_height))
+    axes, top = [], fig_height - margin
+    for k, (root, (width, height)) in enumerate(zip(roots, extents, strict=True)):
+        top -= title_room
+        rect = (
+            (fig_width - width) / 2 / fig_width,
+            (top - height) / fig_height,
+            width / fig_width,
+            height / fig_height,
+        )
+        ax = fig.add_axes(rect)
+        draw(
+            root,
+            ax=ax,
+            show_grad=show_grad,
+            digits=digits,
+            title=None if titles is None else titles[k],
+        )
+        axes.append(ax)
+        top -= height
+    return fig, axes
 
 
 # The two graphs of the softmax loss -----------------------------------------------------------
@@ -1124,7 +1541,7 @@ def batchnorm_graph(
 
     # Stage 2, the inverse standard deviation: sigma^2 -> s = sqrt(sigma^2 + eps) -> 1/s
     var_in = _enter_stage(var, cut)
-    var_eps = (var_in + Value(eps, rf"$\epsilon={eps:g}$")).named(r"$\sigma^2+\epsilon$")
+    var_eps = (var_in + Value(eps, r"$\epsilon$")).named(r"$\sigma^2+\epsilon$")
     std = var_eps.sqrt().named("$s$")
     inv_std = (1 / std).named("$1/s$")
 

@@ -1,6 +1,7 @@
 """Tests of backprop_utils.graph: gates, backward, layout, drawing, the softmax-loss graphs and
 the batch-norm graph."""
 
+import itertools
 import math
 
 import matplotlib
@@ -19,6 +20,7 @@ from backprop_utils.graph import (
     Value,
     batchnorm_graph,
     draw,
+    draw_stages,
     layered_layout,
     normalized_score_graph,
     seeded_root,
@@ -357,6 +359,13 @@ def test_uncut_graph_of_three_samples_is_fifteen_layers_deep():
     assert max(layered_layout(graph.loss).layers.values()) + 1 == 15
 
 
+def test_uncut_graph_runs_through_thirteen_nodes_from_an_input_to_an_output():
+    graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8], cut=False)
+    layers = layered_layout(graph.loss).layers
+    assert {layers[x_k] for x_k in graph.x} == {0}
+    assert {layers[y_k] for y_k in graph.out} == {12}  # the loss adds a product and a sum
+
+
 def test_inverse_standard_deviation_is_one_over_a_square_root():
     graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8], eps=0.25)
     assert graph.std.op == "sqrt" and graph.inv_std.op == "/"
@@ -448,6 +457,89 @@ def test_layout_keeps_leaves_in_the_given_order_when_that_costs_no_crossing():
     assert [leaf.label for leaf in top_to_bottom] == [
         f"$s^*_{{{i}{j}}}$" for i in (1, 2) for j in (1, 2, 3)
     ]
+
+
+def layered_structure(layout):
+    """The columns of slots (nodes and routing points) and the edges between adjacent
+    columns, rebuilt from a layout's routes: an independent view of what is drawn."""
+    column_of_x = {x: c for c, x in enumerate(sorted({x for x, _ in layout.positions.values()}))}
+    slots, segments = {}, []
+    for node, (x, y) in layout.positions.items():
+        slots[id(node)] = (column_of_x[x], y)
+    for (child, k), route in layout.routes.items():
+        keys = [id(child.parents[k])]
+        keys += [(id(child), k, point) for point in range(1, len(route) - 1)]
+        keys += [id(child)]
+        for key, (x, y) in zip(keys[1:-1], route[1:-1], strict=True):
+            slots[key] = (column_of_x[x], y)
+        segments += list(zip(keys, keys[1:], strict=False))
+    columns = [[] for _ in column_of_x]
+    for key, (c, _) in sorted(slots.items(), key=lambda item: -item[1][1]):
+        columns[c].append(key)  # top to bottom
+    return columns, segments
+
+
+def crossings_of(columns, segments):
+    """Pairs of segments between adjacent columns that cross, for these column orders."""
+    position = {key: (c, k) for c, column in enumerate(columns) for k, key in enumerate(column)}
+    by_column = {}
+    for start, end in segments:
+        (c, top), (_, bottom) = position[start], position[end]
+        by_column.setdefault(c, []).append((top, bottom))
+    return sum(
+        (a[0] - b[0]) * (a[1] - b[1]) < 0
+        for pairs in by_column.values()
+        for i, a in enumerate(pairs)
+        for b in pairs[:i]
+    )
+
+
+def fewest_crossings(columns, segments):
+    """The fewest crossings over every order of every column but the first (brute force)."""
+    orders = [[columns[0]]] + [list(itertools.permutations(column)) for column in columns[1:]]
+    return min(crossings_of(list(choice), segments) for choice in itertools.product(*orders))
+
+
+@pytest.mark.parametrize("j", [0, 1, 2])
+def test_graph_of_a_normalized_score_is_drawn_without_crossings(j):
+    score, _ = normalized_score_graph([-1.6, -2.65, -0.5], j)
+    layout = layered_layout(score)
+    assert layout.crossings == 0
+    assert crossings_of(*layered_structure(layout)) == 0
+
+
+@pytest.mark.parametrize("label", [0, 1, 2])
+def test_loss_graph_of_one_sample_has_the_fewest_crossings_its_leaf_order_allows(label):
+    # No drawing of this graph is free of crossings: each raw score feeds the MAX node and
+    # its own subtraction, and the MAX node feeds all three subtractions.
+    loss, _ = softmax_loss_graph([[-1.6, -2.65, -0.5]], [label])
+    layout = layered_layout(loss)
+    columns, segments = layered_structure(layout)
+    assert layout.crossings == crossings_of(columns, segments)
+    assert layout.crossings == fewest_crossings(columns, segments) == (3 if label == 1 else 2)
+
+
+@pytest.mark.parametrize("y", [[0, 1], [0, 2], [1, 1], [2, 0], [1, 2]])
+def test_loss_graph_draws_each_sample_in_class_order_with_the_fewest_crossings(y):
+    rng = np.random.default_rng(5)
+    loss, _ = softmax_loss_graph(rng.normal(scale=2.0, size=(2, 3)), y)
+    layout = layered_layout(loss)
+    prefixes = ("$s^*_{", "$s_{", "$e_{", "$m_{", "$Z_{", "$p_{")
+    for layer in set(layout.layers.values()):
+        named = [node for node, at in layout.layers.items() if at == layer]
+        named = [node for node in named if node.label.startswith(prefixes)]
+        top_to_bottom = sorted(named, key=lambda node: -layout.positions[node][1])
+        indices = [node.label.split("{")[1][:2] for node in top_to_bottom]
+        assert indices == sorted(indices), indices  # sample by sample, class by class
+    fewest = sum(3 if label == 1 else 2 for label in y)
+    assert layout.crossings == crossings_of(*layered_structure(layout)) == fewest
+
+
+def test_layout_frees_the_leaf_order_only_for_a_drawing_without_crossings():
+    x, y, z = Value(2.0, "x"), Value(-3.0, "y"), Value(4.0, "z")
+    layout = layered_layout(x * y + x * z)
+    top_to_bottom = sorted([x, y, z], key=lambda node: -layout.positions[node][1])
+    assert layout.crossings == 0 and top_to_bottom[1] is x  # x between its two products
 
 
 @st.composite
@@ -572,6 +664,125 @@ def test_draw_of_a_single_leaf_works():
     x.backward()
     fig, ax = draw(x)
     assert len(patches_with_gid(ax, "node")) == 1
+
+
+def staged_roots(graph):
+    """The three stage roots of a cut batch-norm graph after the staged backward pass."""
+    graph.loss.backward()
+    root_2 = seeded_root([graph.inv_std], [graph.inv_std_in.grad])
+    root_2.backward()
+    stage_1_grads = [graph.var_in.grad] + [c.grad for c in graph.centered_in]
+    root_1 = seeded_root([graph.var, *graph.centered], stage_1_grads)
+    root_1.backward()
+    return [root_1, root_2, graph.loss]
+
+
+def book_graphs():
+    """The graphs drawn with gradients in the book, each as a root that backward has run on."""
+    rng = np.random.default_rng(5)
+    scores = rng.normal(scale=2.0, size=(2, 3))
+    roots = []
+    for y in ([0, 1], [0, 2], [2, 1]):
+        loss, _ = softmax_loss_graph(scores, y)
+        roots.append(loss)
+    roots.append(softmax_loss_graph([[1.2, 2.6, 0.3]], [0])[0])
+    roots.append(normalized_score_graph(scores[0], 0)[0])
+    a, b, c = Value(0.5, "a"), Value(1.2, "b"), Value(0.8, "c")
+    roots.append((a.exp() + b * c).log() / vmax(a, b))
+    roots += staged_roots(batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8]))
+    for root in roots[:-3]:
+        root.backward()
+    return roots
+
+
+def drawn_extents(fig, ax, draw_first=True):
+    """Display-space boxes of the gradient labels (with their white backing) and the nodes,
+    as the figure is drawn."""
+    if draw_first:
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts
+              if t.get_gid() == "grad-label"]  # fmt: skip
+    nodes = [patch.get_window_extent(renderer) for patch in patches_with_gid(ax, "node")]
+    return labels, nodes
+
+
+def overlap(a, b, tolerance=0.5):
+    return (
+        a.x0 + tolerance < b.x1
+        and b.x0 + tolerance < a.x1
+        and a.y0 + tolerance < b.y1
+        and b.y0 + tolerance < a.y1
+    )
+
+
+@pytest.mark.parametrize("k", range(9))
+def test_gradient_labels_overlap_no_other_label_and_no_box(k):
+    root = book_graphs()[k]
+    fig, ax = draw(root)
+    labels, nodes = drawn_extents(fig, ax)
+    assert len(labels) == len(patches_with_gid(ax, "grad") + patches_with_gid(ax, "grad-max"))
+    for i, label in enumerate(labels):
+        assert not any(overlap(label, other) for other in labels[:i])
+        assert not any(overlap(label, node) for node in nodes)
+
+
+def test_each_gradient_label_sits_on_its_own_red_arrow():
+    root = book_graphs()[0]
+    fig, ax = draw(root)
+    fig.canvas.draw()
+    arrows = [patch for patch in ax.patches if patch.get_gid() in ("grad", "grad-max")]
+    labels = [text for text in ax.texts if text.get_gid() == "grad-label"]
+    for arrow, label in zip(arrows, labels, strict=True):
+        vertices = arrow.get_path().vertices
+        centre = np.array(label.get_position())
+        distances = [
+            abs(np.linalg.det(np.array([end - start, centre - start]))) / np.hypot(*(end - start))
+            for start, end in zip(vertices, vertices[1:], strict=False)
+            if min(start[0], end[0]) - 1e-9 <= centre[0] <= max(start[0], end[0]) + 1e-9
+        ]
+        assert min(distances) < 0.06  # halfway between the red arrow and its black twin
+
+
+def test_draw_stages_draws_every_box_of_every_stage_at_one_size():
+    roots = staged_roots(batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8]))
+    fig, axes = draw_stages(roots, ["1", "2", "3"])
+    fig.canvas.draw()
+    sizes = {
+        (round(box.width), round(box.height))
+        for ax in axes
+        for box in (patch.get_window_extent() for patch in patches_with_gid(ax, "node"))
+    }
+    assert len(axes) == 3 and len(sizes) == 1
+    assert [ax.get_title() for ax in axes] == ["1", "2", "3"]
+    for ax in axes:
+        labels, nodes = drawn_extents(fig, ax, draw_first=False)
+        assert not any(overlap(a, b) for i, a in enumerate(labels) for b in labels[:i] + nodes)
+
+
+def test_draw_shrinks_the_fonts_when_the_axes_is_too_small_for_the_text():
+    root = book_graphs()[0]
+    fig, ax = plt.subplots(figsize=(6, 2))
+    draw(root, ax=ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [patch.get_window_extent(renderer) for patch in patches_with_gid(ax, "node")]
+    texts = [text for text in ax.texts if text.get_gid() != "grad-label"]
+    assert texts[0].get_fontsize() < 8.5
+    for box, text in zip(boxes, texts, strict=True):
+        extent = text.get_window_extent(renderer)
+        assert box.x0 <= extent.x0 and extent.x1 <= box.x1
+
+
+def test_draw_writes_a_small_nonzero_value_in_scientific_notation():
+    eps = Value(1e-5, "eps")
+    noise = Value(1e-17, "noise")
+    out = eps + noise
+    out.backward()
+    fig, ax = draw(out, show_grad=False)
+    texts = {text.get_text() for text in ax.texts}
+    assert "eps\n1e\N{MINUS SIGN}05" in texts
+    assert "noise\n0.000" in texts  # float64 rounding noise reads as zero
 
 
 # Bad inputs -----------------------------------------------------------------------------------
@@ -814,3 +1025,34 @@ def test_seeded_root_rejects_a_number_as_a_node():
 def test_seeded_root_rejects_a_nan_gradient():
     with pytest.raises(ValueError, match="finite"):
         seeded_root([Value(1.0)], [float("nan")])
+
+
+def test_draw_stages_rejects_a_single_value_for_roots():
+    x = Value(1.0)
+    x.backward()
+    with pytest.raises(TypeError, match="roots must be a list"):
+        draw_stages(x)
+
+
+def test_draw_stages_rejects_no_roots():
+    with pytest.raises(ValueError, match="at least one"):
+        draw_stages([])
+
+
+def test_draw_stages_rejects_one_title_too_few():
+    x = Value(1.0)
+    x.backward()
+    with pytest.raises(ValueError, match="one string per root"):
+        draw_stages([x, x], ["only one"])
+
+
+def test_draw_stages_rejects_a_scale_of_zero():
+    x = Value(1.0)
+    x.backward()
+    with pytest.raises(ValueError, match="inches_per_unit must be > 0"):
+        draw_stages([x], inches_per_unit=0.0)
+
+
+def test_draw_stages_before_backward_raises():
+    with pytest.raises(ValueError, match="backward"):
+        draw_stages([Value(1.0) * 2.0])
