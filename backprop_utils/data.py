@@ -2,10 +2,12 @@
 
 Every function is deterministic given its ``seed``: the same arguments give the same arrays,
 bit for bit. Features are float64, labels int64. Nothing is downloaded: the digits come from
-the copy that ships inside scikit-learn.
+the copy that ships inside scikit-learn, read without importing scikit-learn.
 """
 
+import importlib.util
 from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 
@@ -170,6 +172,50 @@ def _check_split_args(
         raise TypeError(f"standardize must be a bool, got {type(standardize).__name__}")
 
 
+def _digits_file() -> Path:
+    """Path of the digits table that ships with scikit-learn, found without importing it.
+
+    Importing scikit-learn takes about two seconds; locating its package directory takes
+    none. The table has one row per image: 64 pixel intensities 0..16, then the digit.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise ImportError("load_digits_splits needs scikit-learn, which ships the digits data")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(f"the digits data are not where scikit-learn keeps them: {path}")
+    return path
+
+
+def _evenly_spaced(n_items: int, n_picked: int) -> np.ndarray:
+    """Boolean mask of ``n_picked`` of ``n_items`` positions, spread evenly along them.
+
+    Position p is picked when ``floor((p + 1) * n_picked / n_items)`` steps up, so any run of
+    k consecutive positions holds within 1 of ``k * n_picked / n_items`` picked ones.
+    """
+    steps = (np.arange(n_items + 1) * n_picked) // n_items
+    return np.diff(steps) == 1
+
+
+def _stratified_parts(
+    y: np.ndarray, sizes: tuple[int, int], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Split the indices of ``y`` into parts of ``sizes`` and the rest, class by class.
+
+    The samples are put in class order, shuffled within each class, and each part takes
+    evenly spaced positions of that order: every class then lands in every part in its
+    overall proportion, to within 1 per part and class. Each part is shuffled at the end.
+    """
+    order = np.concatenate([rng.permutation(np.flatnonzero(y == label)) for label in np.unique(y)])
+    parts = []
+    for size in sizes:
+        picked = _evenly_spaced(order.size, size)
+        parts.append(rng.permutation(order[picked]))
+        order = order[~picked]
+    parts.append(rng.permutation(order))
+    return parts
+
+
 def load_digits_splits(
     seed: int = 0,
     val_fraction: float = 0.15,
@@ -179,16 +225,18 @@ def load_digits_splits(
     """The 8x8 handwritten digits of scikit-learn, split into train, validation and test.
 
     The 1797 images (Alpaydin and Kaynak, 1998) ship inside scikit-learn, so nothing is
-    downloaded. The split is stratified: each split holds the ten digits in (nearly) the
-    proportions of the whole set. With ``standardize`` each feature is shifted and scaled by the
-    mean and standard deviation of the *training* split only (a pixel that is constant in the
-    training split is only shifted), so no statistic leaks from validation or test data.
+    downloaded; they are read from its data file without importing scikit-learn. The split is
+    stratified: the test split holds ``round(test_fraction * 1797)`` images (at least 1) and the
+    validation split ``round(val_fraction * 1797)``, and each split holds every digit in its overall
+    proportion to within 2 images. With ``standardize`` each feature is shifted and scaled by
+    the mean and standard deviation of the *training* split only (a pixel that is constant in
+    the training split is only shifted), so no statistic leaks from validation or test data.
 
     Parameters
     ----------
     seed : int
         At least 0.
-        Seed of the shuffle before splitting.
+        Seed of ``np.random.default_rng``, which shuffles the images before splitting.
     val_fraction, test_fraction : float
         Each in (0, 1), their sum less than 1.
         Fractions of the 1797 samples in the validation and test splits.
@@ -209,24 +257,16 @@ def load_digits_splits(
         bool.
     ValueError
         If ``seed < 0``, a fraction is outside (0, 1) or the fractions sum to 1 or more.
+    ImportError
+        If scikit-learn, which holds the data, is not installed.
     """
     _check_split_args(seed, val_fraction, test_fraction, standardize)
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    X = digits.data.astype(np.float64)
-    y = digits.target.astype(np.int64)
-    X_rest, X_test, y_rest, y_test = train_test_split(
-        X, y, test_size=test_fraction, stratify=y, random_state=seed
-    )
-    X_train, X_val, y_train, y_val = train_test_split(
-        X_rest,
-        y_rest,
-        test_size=val_fraction / (1.0 - test_fraction),
-        stratify=y_rest,
-        random_state=seed,
-    )
+    table = np.loadtxt(_digits_file(), delimiter=",")
+    X, y = table[:, :-1], table[:, -1].astype(np.int64)
+    n_test, n_val = (max(1, round(f * y.size)) for f in (test_fraction, val_fraction))
+    n_val = min(n_val, y.size - n_test - 1)  # rounding up must leave a training image
+    test, val, train = _stratified_parts(y, (n_test, n_val), np.random.default_rng(seed))
+    X_train, X_val, X_test = X[train], X[val], X[test]
     if standardize:
         mean = X_train.mean(axis=0)
         std = X_train.std(axis=0)
@@ -234,9 +274,9 @@ def load_digits_splits(
         X_train, X_val, X_test = ((part - mean) / std for part in (X_train, X_val, X_test))
     return {
         "X_train": X_train,
-        "y_train": y_train,
+        "y_train": y[train],
         "X_val": X_val,
-        "y_val": y_val,
+        "y_val": y[val],
         "X_test": X_test,
-        "y_test": y_test,
+        "y_test": y[test],
     }

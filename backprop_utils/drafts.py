@@ -1,6 +1,6 @@
-"""Deliberately wrong first drafts of the vectorized softmax loss, for chapter 6.
+"""First drafts of the vectorized softmax loss, wrong on purpose, and a plain reference (chapter 6).
 
-Every function here is WRONG ON PURPOSE. Each one is a plausible first attempt at a vectorized
+The drafts here are WRONG ON PURPOSE. Each one is a plausible first attempt at a vectorized
 ``softmax_loss(scores, y) -> (loss, dscores)`` that is right everywhere except for ONE mistake,
 named in its docstring, of a kind that vectorizing a derivation invites. Chapter 6 runs each draft
 and shows the check that catches it. Use :func:`backprop_utils.softmax.softmax_loss` for real work.
@@ -17,6 +17,13 @@ The mistakes, one per function:
 
 Apart from the one mistake, each draft validates its input like the real module and works in
 float64. The mistakes show up as NumPy errors or as wrong numbers: that is their point.
+
+Two things here are not drafts:
+
+- :func:`softmax_loss_vectorized` is RIGHT: the plain vectorized reference, one NumPy expression
+  per equation, with none of the optimizations of ``softmax_loss`` (no blocks, no skipped shift,
+  no in-place passes). Chapter 6 times it against both, to measure what the optimizations buy.
+- :func:`html_table` formats chapter 6's timing table.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
+    "html_table",
+    "softmax_loss_vectorized",
     "draft_log_of_probs",
     "draft_max_node_shape",
     "draft_modifies_input",
@@ -281,3 +290,72 @@ def draft_modifies_input(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.n
     dscores = np.exp(scores - log_norm[:, None])
     dscores[rows, y] -= 1.0
     return float(loss), dscores / n_samples
+
+
+def softmax_loss_vectorized(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """The plain vectorized softmax loss and its gradient: a right reference, not a draft.
+
+    One NumPy expression per equation, on whole (N, C) arrays::
+
+        s_ij   = s*_ij - max_c s*_ic                 the MAX node, as an (N, 1) column
+        lse_i  = log sum_c exp(s_ic)                 log-sum-exp, never log(p)
+        loss   = mean_i (lse_i - s_iy_i)
+        p_ij   = exp(s_ij - lse_i)
+        dscores = (p_ij - [j = y_i]) / N
+
+    It allocates a new array for every line and makes no attempt at speed: it is what the
+    derivation reads like in NumPy, and what ``softmax_loss`` is timed against.
+
+    Parameters
+    ----------
+    scores : ndarray of real numbers, shape (N, C)
+    y : ndarray of int, shape (N,), labels in [0, C)
+
+    Returns
+    -------
+    loss : float
+    dscores : ndarray of float64, shape (N, C)
+
+    Raises
+    ------
+    TypeError
+        If `scores` is not a real numeric ndarray or `y` is not an integer array.
+    ValueError
+        If `scores` is not a non-empty (N, C) array or `y` does not hold N labels in [0, C).
+    """
+    scores, y = _check(scores, y)
+    n_samples, n_classes = scores.shape
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_sum_exp = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = np.mean(log_sum_exp[:, 0] - shifted[np.arange(n_samples), y])
+    probs = np.exp(shifted - log_sum_exp)
+    one_hot = y[:, None] == np.arange(n_classes)
+    return float(loss), (probs - one_hot) / n_samples
+
+
+def html_table(header: list[str], rows: list[tuple]) -> str:
+    """An HTML table with one header row, for the timing tables of chapter 6.
+
+    Parameters
+    ----------
+    header : list of str
+        The column titles.
+    rows : list of tuple
+        One tuple per row, as many entries as ``header``; each entry is shown with ``str``.
+
+    Returns
+    -------
+    html : str
+        ``<table>...</table>``, for ``IPython.display.HTML``.
+
+    Raises
+    ------
+    ValueError
+        If a row does not have one entry per column.
+    """
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"each row must have {len(header)} entries, got {len(row)}: {row!r}")
+    head = "".join(f"<th>{cell}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -33,6 +33,10 @@ from backprop_utils.batchnorm import BatchNorm
 from backprop_utils.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from backprop_utils.softmax import softmax_loss
 
+# train's progress bar appears only once a run has lasted this many seconds: short runs print
+# nothing.
+_PROGRESS_DELAY = 2.0
+
 __all__ = [
     "FullyConnectedNet",
     "TwoLayerNet",
@@ -63,43 +67,53 @@ def _check_real(name: str, value: object, low: float, high: float, closed_high: 
 
 
 def _check_data(
-    X: object, y: object, input_dim: int, num_classes: int, dtype: type
+    X: object,
+    y: object,
+    input_dim: int,
+    num_classes: int,
+    dtype: type,
+    names: tuple[str, str] = ("X", "y"),
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Validate a batch: X of shape (N, input_dim), finite; y of shape (N,) in [0, num_classes).
 
-    Returns X in ``dtype`` (no copy if it already is) and y as an int64 array (or None).
+    ``names`` are the caller's names of the two arguments (``("X_val", "y_val")``, ...), used
+    in every message. Returns X in ``dtype`` (no copy if it already is) and y as an int64 array
+    (or None).
     """
+    x_name, y_name = names
     try:
         X = np.asarray(X)
     except ValueError as err:  # ragged nested lists
-        raise ValueError(f"X must be a rectangular array of shape (N, {input_dim})") from err
+        raise ValueError(f"{x_name} must be a rectangular array of shape (N, {input_dim})") from err
     if X.dtype == np.bool_ or X.dtype.kind not in "fiu":
-        raise TypeError(f"X must be a real numeric array, got dtype {X.dtype}")
+        raise TypeError(f"{x_name} must be a real numeric array, got dtype {X.dtype}")
     if X.ndim != 2 or X.shape[1] != input_dim:
         raise ValueError(
-            f"X must have shape (N, {input_dim}): one row of {input_dim} features per sample, "
-            f"got shape {X.shape}"
+            f"{x_name} must have shape (N, {input_dim}): one row of {input_dim} features per "
+            f"sample, got shape {X.shape}"
         )
     if X.shape[0] == 0:
-        raise ValueError("X holds an empty batch: N must be at least 1")
+        raise ValueError(f"{x_name} holds an empty batch: N must be at least 1")
     if not np.isfinite(X).all():
-        raise ValueError("X must be finite: found NaN or infinity")
+        raise ValueError(f"{x_name} must be finite: found NaN or infinity")
     X = X.astype(dtype, copy=False)
     if y is None:
         return X, None
     try:
         y = np.asarray(y)
     except ValueError as err:
-        raise ValueError(f"y must be a 1-D integer array of shape ({X.shape[0]},)") from err
+        raise ValueError(f"{y_name} must be a 1-D integer array of shape ({X.shape[0]},)") from err
     if y.dtype == np.bool_ or y.dtype.kind not in "iu":
-        raise TypeError(f"y must be an integer array of class labels, got dtype {y.dtype}")
+        raise TypeError(f"{y_name} must be an integer array of class labels, got dtype {y.dtype}")
     if y.shape != (X.shape[0],):
         raise ValueError(
-            f"y must have shape ({X.shape[0]},), one label per row of X, got {y.shape}"
+            f"{y_name} must have shape ({X.shape[0]},), one label per row of {x_name}, "
+            f"got {y.shape}"
         )
     if y.min() < 0 or y.max() >= num_classes:
         raise ValueError(
-            f"y must hold class labels in [0, {num_classes}), got values in [{y.min()}, {y.max()}]"
+            f"{y_name} must hold class labels in [0, {num_classes}), got values in "
+            f"[{y.min()}, {y.max()}]"
         )
     return X, y.astype(np.int64, copy=False)
 
@@ -410,9 +424,9 @@ def train(
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     dims = (net.input_dim, net.num_classes, net.dtype)
-    X_train, y_train = _check_data(X_train, y_train, *dims)
+    X_train, y_train = _check_data(X_train, y_train, *dims, names=("X_train", "y_train"))
     if X_val is not None:
-        X_val, y_val = _check_data(X_val, y_val, *dims)
+        X_val, y_val = _check_data(X_val, y_val, *dims, names=("X_val", "y_val"))
     learning_rate = _check_real("learning_rate", learning_rate, 0.0, math.inf, False)
     if learning_rate == 0:
         raise ValueError("learning_rate must be > 0")
@@ -432,7 +446,9 @@ def train(
     velocity = {name: np.zeros_like(param) for name, param in net.params.items()}
     history: dict[str, Any] = {"loss": [], "train_acc": [], "val_acc": [], "callback": []}
     history["diverged"] = False
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, delay=2.0, unit="step")
+    bar = tqdm(
+        total=epochs * steps_per_epoch, disable=not progress, delay=_PROGRESS_DELAY, unit="step"
+    )
     # The matrices are small: one BLAS thread is faster than several competing for the cores.
     with bar, np.errstate(over="ignore", invalid="ignore"), threadpool_limits(1, "blas"):
         for _ in range(epochs):
@@ -462,7 +478,10 @@ def train(
             except FloatingPointError:
                 history["diverged"] = True
                 break
-            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", train_acc=history["train_acc"][-1])
+            # refresh=False: a refresh would draw the bar before its delay is over
+            bar.set_postfix(
+                loss=f"{history['loss'][-1]:.3f}", train_acc=history["train_acc"][-1], refresh=False
+            )
     for key in ("loss", "train_acc", "val_acc"):
         history[key] = np.asarray(history[key], dtype=np.float64)
     return history
@@ -590,7 +609,7 @@ def plot_network_graph(net: FullyConnectedNet, ax: Any = None) -> tuple[Any, Any
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.45 * len(boxes) + 0.5, 2.6))
     fig = ax.figure
-    gap, width, height, red = 1.6, 1.0, 0.75, "#c0392b"
+    gap, width, height, red = 1.8, 1.0, 0.75, "#c0392b"  # gap: room for the label "dscores"
     for k, (text, output, param_grads) in enumerate(boxes):
         x = k * gap
         box = FancyBboxPatch(

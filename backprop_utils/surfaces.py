@@ -331,6 +331,11 @@ def random_directions(
     of the direction. With ``normalization="none"`` the Gaussian directions are returned as
     drawn.
 
+    With the bias trick the last row of ``weights`` holds the biases; it belongs to each column
+    and is rescaled with it, so the directions move the biases too. (The reference code of
+    Li et al. sets the direction of every bias to zero by default; chapter 7 says why the book
+    does not.)
+
     Parameters
     ----------
     weights : ndarray

@@ -1,10 +1,14 @@
 """Tests of backprop_utils.data: seeded toy data and the digits loader."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backprop_utils import data
 from backprop_utils.data import load_digits_splits, make_blobs, make_spiral
 
 TOY_MAKERS = [make_spiral, make_blobs]
@@ -140,8 +144,30 @@ def test_digits_splits_have_the_documented_keys_shapes_and_dtypes(digits):
 
 
 def test_digits_split_sizes_follow_the_fractions(digits):
-    assert abs(digits["y_test"].size - 0.15 * 1797) <= 1
-    assert abs(digits["y_val"].size - 0.15 * 1797) <= 1
+    assert digits["y_test"].size == digits["y_val"].size == round(0.15 * 1797) == 270
+    assert digits["y_train"].size == 1797 - 2 * 270
+    small = load_digits_splits(val_fraction=0.1, test_fraction=0.2)
+    assert (small["y_val"].size, small["y_test"].size) == (180, 359)
+
+
+def test_digits_a_tiny_fraction_still_gives_one_image():
+    splits = load_digits_splits(val_fraction=1e-6, test_fraction=1e-6)
+    assert splits["y_val"].size == splits["y_test"].size == 1
+
+
+def test_digits_loader_does_not_import_scikit_learn():
+    # Importing scikit-learn costs about two seconds of every notebook that loads the digits.
+    code = (
+        "import sys; from backprop_utils.data import load_digits_splits; "
+        "load_digits_splits(); assert 'sklearn' not in sys.modules, 'sklearn was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_digits_without_scikit_learn_raise_an_import_error(monkeypatch):
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ImportError, match="scikit-learn"):
+        load_digits_splits()
 
 
 def test_digits_splits_are_disjoint_and_cover_the_data_set():

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backprop_utils import network
 from backprop_utils.gradcheck import numerical_gradient, rel_error
 from backprop_utils.network import (
     FullyConnectedNet,
@@ -230,6 +231,58 @@ def test_training_is_reproducible_with_the_same_seed():
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
+def test_lr_decay_scales_the_step_of_each_later_epoch():
+    # One full batch per epoch and no momentum: epoch k steps by learning_rate * decay**k.
+    X, y = tiny_problem(12, 4, 3, 0)
+    net, by_hand = TwoLayerNet(4, 6, 3, reg=0.1, seed=2), TwoLayerNet(4, 6, 3, reg=0.1, seed=2)
+    train(net, X, y, learning_rate=0.1, momentum=0.0, epochs=3, batch_size=12, lr_decay=0.5,
+          progress=False)  # fmt: skip
+    for rate in (0.1, 0.05, 0.025):
+        _, grads = by_hand.loss(X, y)
+        for name, param in by_hand.params.items():
+            param -= rate * grads[name]
+    for name, param in net.params.items():
+        np.testing.assert_allclose(param, by_hand.params[name], rtol=1e-10, atol=1e-14)
+
+
+def test_lr_decay_changes_the_training_only_after_the_first_epoch():
+    X, y = tiny_problem(30, 4, 3, 0)
+    losses = []
+    for decay in (1.0, 0.5):
+        net = TwoLayerNet(4, 8, 3, seed=1)
+        history = train(net, X, y, epochs=3, batch_size=10, lr_decay=decay, progress=False)
+        losses.append(history["loss"])
+    # Epoch 1 has 3 steps at the full rate; the loss of step 4 is measured before that step.
+    np.testing.assert_array_equal(losses[0][:4], losses[1][:4])
+    assert not np.allclose(losses[0][-1], losses[1][-1])
+
+
+def test_validation_accuracy_is_measured_on_the_validation_data():
+    X, y = tiny_problem(40, 4, 3, 0)
+    X_val, y_val = tiny_problem(15, 4, 3, 9)
+    net = TwoLayerNet(4, 20, 3, seed=0)
+    history = train(net, X, y, X_val, y_val, epochs=20, batch_size=10, progress=False)
+    assert history["val_acc"][-1] == np.mean(net.predict(X_val) == y_val)
+    assert history["train_acc"][-1] == np.mean(net.predict(X) == y)
+    assert history["val_acc"][-1] != history["train_acc"][-1]  # the two sets can be told apart
+
+
+def test_progress_bar_appears_once_training_outlasts_its_delay(monkeypatch, capsys):
+    X, y = tiny_problem(30, 4, 3, 0)
+    monkeypatch.setattr(network, "_PROGRESS_DELAY", 0.0)  # every run outlasts a delay of 0
+    train(TwoLayerNet(4, 8, 3), X, y, epochs=2, batch_size=8, progress=True)
+    bar = capsys.readouterr().err
+    assert "6/6" in bar and "step" in bar  # 2 epochs of 30 // 8 steps
+
+
+def test_progress_bar_stays_hidden_for_a_short_run_or_when_disabled(monkeypatch, capsys):
+    X, y = tiny_problem(30, 4, 3, 0)
+    train(TwoLayerNet(4, 8, 3), X, y, epochs=2, batch_size=8, progress=True)  # under 2 s
+    monkeypatch.setattr(network, "_PROGRESS_DELAY", 0.0)
+    train(TwoLayerNet(4, 8, 3), X, y, epochs=2, batch_size=8, progress=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_a_huge_learning_rate_is_reported_as_diverged_not_raised():
     X, y = tiny_problem(30, 4, 3, 0)
     # With learning_rate * reg >> 2 each step multiplies the weights by about -1e4: overflow.
@@ -421,6 +474,23 @@ def test_out_of_range_training_argument_raises_value_error(net, kwargs, word):
     X, y = tiny_problem(10, 4, 3, 0)
     with pytest.raises(ValueError, match=word):
         train(net, X, y, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        ({"X_val": np.zeros((3, 5)), "y_val": np.zeros(3, dtype=int)}, "X_val must have shape"),
+        ({"X_val": np.zeros((3, 4)), "y_val": np.zeros(2, dtype=int)}, "y_val must have shape"),
+        ({"X_val": np.zeros((3, 4)), "y_val": np.array([0, 1, 7])}, "y_val must hold"),
+        ({"X_train": np.zeros((3, 5))}, "X_train must have shape"),
+        ({"y_train": np.zeros(10)}, "y_train must be an integer"),
+    ],
+)
+def test_bad_training_or_validation_data_is_named_in_the_error(net, kwargs, word):
+    X, y = tiny_problem(10, 4, 3, 0)
+    arguments = {"X_train": X, "y_train": y, **kwargs}
+    with pytest.raises((ValueError, TypeError), match=word):
+        train(net, progress=False, **arguments)
 
 
 def test_validation_labels_without_validation_features_raise(net):

@@ -227,6 +227,17 @@ def test_filter_normalization_maps_a_zero_weight_column_to_a_zero_direction_colu
     np.testing.assert_array_equal(D2[:, 1], 0.0)
 
 
+def test_filter_normalization_rescales_each_column_bias_row_included(problem):
+    # The bias row (the last row, with the bias trick) is part of its column: it is rescaled
+    # with the column, not set to zero as in Li et al.'s code.
+    W0 = problem[2]
+    drawn = random_directions(W0, seed=5, normalization="none")
+    for direction, gaussian in zip(random_directions(W0, seed=5), drawn, strict=True):
+        scale = np.linalg.norm(W0, axis=0) / np.linalg.norm(gaussian, axis=0)
+        np.testing.assert_allclose(direction, gaussian * scale, rtol=1e-12)
+        assert np.all(direction[-1] != 0)
+
+
 def test_no_normalization_returns_the_gaussian_draw(problem):
     W0 = problem[2]
     D1, D2 = random_directions(W0, seed=4, normalization="none")
