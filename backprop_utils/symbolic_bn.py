@@ -15,7 +15,9 @@ gradient ``dout``. SymPy differentiates it and the result is shown to equal the 
               * (N dout_i - sum_k dout_k - xhat_i sum_k dout_k xhat_k)
 
 twice: for a fixed N with one symbol per sample (:func:`closed_form_matches`), and for a symbolic
-N with ``sp.Sum`` over ``sp.IndexedBase`` symbols (:func:`general_closed_form_matches`).
+N with ``sp.Sum`` over ``sp.IndexedBase`` symbols (:func:`general_closed_form_matches`). For a fixed
+N, :func:`dx_coefficients` collects SymPy's own derivative by the dout_k, so that the pattern of the
+closed form can be read off the derivative rather than typed in.
 
 On the way the variance's own dependence on the mean drops out:
 ``d sigma^2 / d x_i = (2/N)(x_i - mu) - (2/N) (d mu / d x_i) sum_k (x_k - mu)``, and the second
@@ -44,8 +46,10 @@ __all__ = [
     "centered_sum",
     "closed_form_compact",
     "closed_form_matches",
+    "dx_coefficients",
     "general_centered_sum",
     "general_closed_form_matches",
+    "is_identically_zero",
     "lambdify_dx",
     "variance_gradient_terms",
 ]
@@ -268,18 +272,52 @@ def batchnorm_dx_closed_form(n: int) -> sp.Matrix:
     )
 
 
-def _is_zero(expr: sp.Expr, exprs: BatchNormExprs) -> bool:
+def _std_renamed(expr: sp.Expr, exprs: BatchNormExprs, std: sp.Symbol) -> sp.Expr:
+    """`expr` with every power (sigma^2 + eps)^p written as std^(2p)."""
+    base = exprs.var + exprs.eps
+    return expr.replace(lambda e: e.is_Pow and e.base == base, lambda e: std ** (2 * e.exp))
+
+
+def _in_std(expr: sp.Expr, exprs: BatchNormExprs, std: sp.Symbol) -> sp.Expr:
+    """`expr` in std = sqrt(sigma^2 + eps): renamed as above, and eps written as std^2 - sigma^2."""
+    return _std_renamed(expr, exprs, std).subs(exprs.eps, std**2 - exprs.var)
+
+
+def is_identically_zero(expr: sp.Expr, exprs: BatchNormExprs) -> bool:
     """True if `expr` is identically zero, proved by expanding it as a polynomial.
 
     The only non-polynomial piece of a batch-norm expression is a power of (sigma^2 + eps).
-    It is renamed to a power of a fresh positive symbol v first, so that what is left is a
-    polynomial in the x_k, dout_k, gamma, beta and v; a polynomial that expands to 0 is 0.
-    Treating v as free proves more than needed: the identity holds for every v.
+    It is renamed to a power of a fresh positive symbol s, which stands for
+    sqrt(sigma^2 + eps). If that expands to 0, `expr` is 0 (for every s, so in particular for
+    the true one). If not, every eps left is also written as s^2 - sigma^2: what is left is a
+    polynomial in the x_k, dout_k, gamma, beta and powers of s, which are independent
+    variables, so it is identically zero exactly when it expands to 0.
+
+    Parameters
+    ----------
+    expr : sympy.Expr
+        In the symbols of `exprs`.
+    exprs : BatchNormExprs
+        From :func:`batchnorm_exprs`, for the batch size that `expr` is written in.
+
+    Returns
+    -------
+    zero : bool
+        True if `expr` expands to 0 after the renaming, that is if it is identically zero.
+
+    Raises
+    ------
+    TypeError
+        If `expr` is not a SymPy expression or `exprs` is not a BatchNormExprs.
     """
-    v = sp.Symbol("v", positive=True)
-    base = exprs.var + exprs.eps
-    renamed = expr.replace(lambda e: e.is_Pow and e.base == base, lambda e: v**e.exp)
-    return sp.expand(renamed) == 0
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"expr must be a SymPy expression, got {type(expr).__name__}")
+    if not isinstance(exprs, BatchNormExprs):
+        raise TypeError(f"exprs must be a BatchNormExprs, got {type(exprs).__name__}")
+    std = sp.Symbol("s", positive=True)
+    if sp.expand(_std_renamed(expr, exprs, std)) == 0:  # enough, and fast, for most identities
+        return True
+    return sp.expand(_in_std(expr, exprs, std)) == 0
 
 
 def closed_form_matches(n: int) -> bool:
@@ -302,7 +340,48 @@ def closed_form_matches(n: int) -> bool:
     """
     exprs = batchnorm_exprs(n)
     difference = batchnorm_dx(n) - batchnorm_dx_closed_form(n)
-    return all(_is_zero(entry, exprs) for entry in difference)
+    return all(is_identically_zero(entry, exprs) for entry in difference)
+
+
+def dx_coefficients(n: int, i: int = 1) -> tuple[sp.Symbol, tuple[sp.Expr, ...]]:
+    """SymPy's dL/dx_i collected by the upstream gradients, scaled by N s / gamma.
+
+    The derivative :func:`batchnorm_dx` is linear in the dout_k,
+    ``dL/dx_i = sum_k c_k dout_k``; each ``c_k = d(dL/dx_i) / d(dout_k)`` is taken from SymPy's
+    derivative as it stands (nothing is typed in). Every power of sigma^2 + eps in it is written
+    as a power of a positive symbol s, which stands for sqrt(sigma^2 + eps) (and any eps left as
+    s^2 - sigma^2), and the result is multiplied by ``n * s / gamma`` and expanded: a polynomial
+    in the x_k and 1/s.
+
+    Parameters
+    ----------
+    n : int
+        The batch size, 2 <= n <= 8.
+    i : int, optional
+        Which input, 1 <= i <= n; 1 if not given.
+
+    Returns
+    -------
+    s : sympy.Symbol
+        The positive symbol standing for sqrt(sigma^2 + eps).
+    coefficients : tuple of sympy.Expr, length n
+        ``n * s / gamma * c_k`` for k = 1..n, in the x_k of :func:`batchnorm_exprs` (n) and s.
+
+    Raises
+    ------
+    TypeError
+        If `n` or `i` is not an int.
+    ValueError
+        If `n` is outside 2..8 or `i` outside 1..n.
+    """
+    exprs = batchnorm_exprs(n)
+    _validate(n, i=i)
+    std = sp.Symbol("s", positive=True)
+    dx_i = sp.diff(exprs.loss, exprs.x[i - 1])
+    coefficients = tuple(
+        sp.expand(n * std / exprs.gamma * _in_std(sp.diff(dx_i, d), exprs, std)) for d in exprs.dout
+    )
+    return std, coefficients
 
 
 def closed_form_compact(n: int, i: int = 1) -> sp.Expr:
@@ -506,7 +585,7 @@ def batchnorm_dx_general() -> GeneralDerivation:
         and the closed form.
     """
     n = sp.Symbol("N", integer=True, positive=True)
-    i, j, k = sp.symbols("i j k", integer=True, positive=True)
+    i, j, k, m = sp.symbols("i j k m", integer=True, positive=True)
     x, dout, xhat = (
         sp.IndexedBase("x"),
         sp.IndexedBase(r"\mathrm{dout}"),
@@ -515,8 +594,8 @@ def batchnorm_dx_general() -> GeneralDerivation:
     gamma, beta = sp.symbols("gamma beta", real=True)
     eps = sp.Symbol("epsilon", positive=True)
     mean, var = sp.Symbol("mu", real=True), sp.Symbol("sigma^2", positive=True)
-    mean_sum = sp.Sum(x[j], (j, 1, n)) / n
-    var_sum = sp.Sum((x[j] - mean_sum) ** 2, (j, 1, n)) / n
+    mean_sum = sp.Sum(x[j], (j, 1, n)) / n  # every sum has its own dummy index
+    var_sum = sp.Sum((x[m] - mean_sum) ** 2, (m, 1, n)) / n
     xhat_k = (x[k] - mean_sum) / sp.sqrt(var_sum + eps)
     loss = sp.Sum(dout[k] * (gamma * xhat_k + beta), (k, 1, n))
     dx_raw = sp.diff(loss, x[i])

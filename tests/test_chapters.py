@@ -85,3 +85,35 @@ def test_outputs_are_stored_and_hold_no_error(path):
         for output in cell.get("outputs", []):
             assert output["output_type"] != "error", f"{path.name} stores an error"
             assert output.get("name") != "stderr", f"{path.name} stores stderr output"
+
+
+def _solution_code_blocks(markdown: list[str]) -> list[str]:
+    """Return the python code blocks that stand inside {solution} directives."""
+    text = "\n".join(markdown)
+    blocks = []
+    for solution in re.findall(r"^(`{3,})\{solution\}[^\n]*\n(.*?)^\1[ \t]*$", text, re.S | re.M):
+        body = solution[1]
+        blocks += re.findall(r"```(?:python|ipython3?)\n(.*?)\n```", body, re.S)
+        # indented code blocks: a blank line, then lines indented by four spaces
+        blocks += [
+            "\n".join(line[4:] for line in block.splitlines())
+            for block in re.findall(r"(?:^|\n\n)((?: {4}.*\n?|\n)+)", body)
+            if block.strip()
+        ]
+    return blocks
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_solution_code_is_run_and_asserts(path):
+    """Each solution's code also stands in a code cell (hidden in the book), so nbval runs it."""
+    markdown, _ = _cells(path, "markdown")
+    code, _ = _cells(path, "code")
+    source = "\n".join(code)
+    for block in _solution_code_blocks(markdown):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        code_lines = {line.strip() for line in source.splitlines()}
+        missing = [line for line in lines if not line.startswith("#") and line not in code_lines]
+        assert not missing, f"{path.name}: solution code never run: {missing[:3]}"
+        assert not any(line.startswith("print(") for line in lines), (
+            f"{path.name}: a solution prints instead of asserting"
+        )

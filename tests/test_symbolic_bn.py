@@ -17,8 +17,10 @@ from backprop_utils.symbolic_bn import (
     centered_sum,
     closed_form_compact,
     closed_form_matches,
+    dx_coefficients,
     general_centered_sum,
     general_closed_form_matches,
+    is_identically_zero,
     lambdify_dx,
     variance_gradient_terms,
 )
@@ -113,6 +115,69 @@ def test_compact_closed_form_gives_the_explicit_one():
     assert compact.subs(names) == batchnorm_dx_closed_form(3)[1]
 
 
+def _pattern(n, i, s):
+    exprs = batchnorm_exprs(n)
+    xhat = [(x_k - exprs.mean) / s for x_k in exprs.x]
+    return [n * (k == i - 1) - 1 - xhat[i - 1] * xhat[k] for k in range(n)]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_coefficients_of_the_derivative_follow_the_jacobian_pattern(n):
+    for i in (1, n):
+        s, coefficients = dx_coefficients(n, i=i)
+        for coefficient, expected in zip(coefficients, _pattern(n, i, s), strict=True):
+            assert sp.expand(coefficient - expected) == 0
+
+
+def test_coefficients_rebuild_sympys_derivative():
+    exprs = batchnorm_exprs(3)
+    s, coefficients = dx_coefficients(3, i=2)
+    std = sp.sqrt(exprs.var + exprs.eps)
+    rebuilt = sum(c.subs(s, std) * d for c, d in zip(coefficients, exprs.dout, strict=True))
+    assert is_identically_zero(rebuilt * exprs.gamma / (3 * std) - batchnorm_dx(3)[1], exprs)
+
+
+def test_coefficients_hold_only_the_inputs_and_s():
+    exprs = batchnorm_exprs(4)
+    s, coefficients = dx_coefficients(4)
+    for coefficient in coefficients:
+        assert coefficient.free_symbols <= set(exprs.x) | {s}
+
+
+def test_coefficient_pattern_check_can_fail_without_the_xhat_term():
+    s, coefficients = dx_coefficients(3)
+    wrong = [3 * (k == 0) - 1 for k in range(3)]
+    assert sp.expand(coefficients[1] - wrong[1]) != 0
+
+
+def test_identically_zero_detects_a_nonzero_expression():
+    exprs = batchnorm_exprs(3)
+    assert is_identically_zero(batchnorm_dx(3)[0] - batchnorm_dx_closed_form(3)[0], exprs)
+    assert not is_identically_zero(batchnorm_dx(3)[0], exprs)
+
+
+def test_identically_zero_knows_that_eps_is_s_squared_minus_the_variance():
+    # For N = 2 the derivative is eps * gamma * (dout_1 - dout_2) / (2 (sigma^2 + eps)^(3/2)):
+    # equal only because eps and sigma^2 + eps are tied together.
+    exprs = batchnorm_exprs(2)
+    expected = exprs.eps * exprs.gamma * (exprs.dout[0] - exprs.dout[1])
+    expected /= 2 * (exprs.var + exprs.eps) ** sp.Rational(3, 2)
+    assert is_identically_zero(batchnorm_dx(2)[0] - expected, exprs)
+    assert not is_identically_zero(batchnorm_dx(2)[0] - 2 * expected, exprs)
+
+
+def test_identically_zero_rejects_another_type():
+    with pytest.raises(TypeError, match="BatchNormExprs"):
+        is_identically_zero(sp.Integer(0), "exprs")
+    with pytest.raises(TypeError, match="SymPy expression"):
+        is_identically_zero(0.0, batchnorm_exprs(2))
+
+
+def test_coefficient_index_must_be_within_the_batch():
+    with pytest.raises(ValueError, match="i must be between 1 and n"):
+        dx_coefficients(3, i=0)
+
+
 # Symbolic batch size --------------------------------------------------------------------------
 
 
@@ -156,6 +221,24 @@ def test_general_derivative_agrees_with_the_explicit_one_for_n_3(general):
         g.var: np.var(x),
     }
     assert float(g.dx.subs(sums).subs(scalars)) == pytest.approx(float(explicit), rel=1e-12)
+
+
+def _sums_reuse_an_index(expr, enclosing=()):
+    if isinstance(expr, sp.Sum):
+        index = expr.limits[0][0]
+        if index in enclosing:
+            return True
+        enclosing = (*enclosing, index)
+    return any(_sums_reuse_an_index(arg, enclosing) for arg in expr.args)
+
+
+def test_nested_sums_have_distinct_dummy_indices(general):
+    # Sum_m (x_m - Sum_j x_j / N)^2, never Sum_j (x_j - Sum_j x_j / N)^2
+    for expr in (general.loss, general.dx_raw, general_centered_sum()[0]):
+        assert not _sums_reuse_an_index(expr)
+    j = sp.Symbol("j", integer=True, positive=True)
+    reused = sp.Sum(general.x[j] - sp.Sum(general.x[j], (j, 1, general.n)), (j, 1, general.n))
+    assert _sums_reuse_an_index(reused)
 
 
 def test_general_check_rejects_another_type():
