@@ -23,9 +23,10 @@ import numpy as np
 # softmax_loss processes the rows in blocks of about this many bytes, the L2 cache of a
 # typical core: a block stays cached while several passes are made over it, and the blocks
 # are large enough that NumPy's cost per call stays small against the work.
-_BLOCK_BYTES = 2**20
+BLOCK_BYTES = 2**20
 
 __all__ = [
+    "BLOCK_BYTES",
     "log_softmax",
     "softmax",
     "softmax_loss",
@@ -259,7 +260,7 @@ def softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.nda
     ones = np.ones(n_classes, dtype)
     # Work on blocks of rows small enough to stay in the L2 cache across the passes below,
     # so that scores is read from memory once and dscores written once.
-    block_rows = max(1, _BLOCK_BYTES // scores[0].nbytes)
+    block_rows = max(1, BLOCK_BYTES // scores[0].nbytes)
     for start in range(0, n_samples, block_rows):
         rows = slice(start, start + block_rows)
         block_scores = scores[rows]

@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 
 from backprop_utils.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
 from backprop_utils.softmax import (
-    _BLOCK_BYTES,
+    BLOCK_BYTES,
     _max_node_backward,
     log_softmax,
     softmax,
@@ -371,7 +371,7 @@ def test_many_blocks_with_and_without_the_shift_match_reference(dtype):
     # 2.5 blocks of rows; the middle rows are scaled past the limit where exp could
     # overflow, so unshifted blocks, shifted blocks and a partial last block all occur
     n_classes = 50
-    n_samples = int(2.5 * _BLOCK_BYTES / (n_classes * np.dtype(dtype).itemsize))
+    n_samples = int(2.5 * BLOCK_BYTES / (n_classes * np.dtype(dtype).itemsize))
     scores, labels = random_problem(n_samples, n_classes, seed=5, dtype=np.float64)
     scores[n_samples // 2 : n_samples // 2 + 10] *= 300
     scores = scores.astype(dtype)
