@@ -362,3 +362,52 @@ def test_lambdified_loss_rejects_labels_outside_zero_to_c():
 def test_lambdified_loss_rejects_labels_of_the_wrong_shape():
     with pytest.raises(ValueError, match="shape"):
         symbolic.lambdify_softmax_loss(2)(np.zeros((2, 2)), np.array([0]))
+
+
+# --- the general (symbolic N and C) results, put to numbers -------------------------------------
+
+
+def evaluate_general(expr, n_samples: int, n_classes: int, values: dict) -> float:
+    """Set N and C, expand the sums, then put in labels and positions, then scores."""
+    expr = expr.subs({SYMBOLS.N: n_samples, SYMBOLS.C: n_classes}).doit()
+    indices = {key: value for key, value in values.items() if key.base != SYMBOLS.scores}
+    indices = {key: value for key, value in indices.items() if key.base != SYMBOLS.raw_scores}
+    return float(expr.subs(indices).doit().subs(values))
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["normalized", "raw"])
+@pytest.mark.parametrize("n_classes", CLASS_COUNTS)
+def test_general_batch_gradient_matches_softmax_loss(n_classes, raw):
+    n_samples = 3
+    scores, labels = random_batch(n_samples, n_classes, seed=10 + n_classes)
+    _, dscores = softmax_loss(scores, labels)
+    base = SYMBOLS.raw_scores if raw else SYMBOLS.scores
+    values = {base[i + 1, j + 1]: scores[i, j] for i in range(n_samples) for j in range(n_classes)}
+    for i in range(n_samples):  # SymPy counts from 1
+        values[SYMBOLS.labels[i + 1]] = int(labels[i]) + 1
+        values[SYMBOLS.argmax[i + 1]] = int(scores[i].argmax()) + 1
+    gradient = symbolic.batch_gradient_general(raw=raw)
+    derived = [
+        [
+            evaluate_general(
+                gradient.subs({SYMBOLS.i: i + 1, SYMBOLS.j: j + 1}), 3, n_classes, values
+            )
+            for j in range(n_classes)
+        ]
+        for i in range(n_samples)
+    ]
+    np.testing.assert_allclose(derived, dscores, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_classes", CLASS_COUNTS)
+def test_general_quotient_rule_matches_the_softmax_jacobian(n_classes):
+    scores, _ = random_batch(1, n_classes, seed=20 + n_classes)
+    probs = softmax(scores)[0]
+    jacobian = np.diag(probs) - np.outer(probs, probs)  # d p_y / d s_j, rows y
+    quotient = symbolic.softmax_quotient_rule_general().quotient
+    values = {SYMBOLS.scores[j + 1]: scores[0, j] for j in range(n_classes)}
+    for y in range(n_classes):
+        for j in range(n_classes):
+            expr = quotient.subs({SYMBOLS.y: y + 1, SYMBOLS.j: j + 1})
+            derived = evaluate_general(expr, 1, n_classes, values)
+            assert derived == pytest.approx(jacobian[y, j], rel=1e-12, abs=1e-15)
