@@ -6,8 +6,8 @@ float32 output; any other input is computed in float64. Bad input raises ``Value
 ``TypeError`` with a message that names the argument.
 
 Submodules: ``softmax``, ``batchnorm``, ``layers``, ``gradcheck``, ``symbolic``, ``symbolic_bn``,
-``graph``, ``surfaces``, ``data``, ``network`` and ``drafts`` (chapter 6: first drafts wrong on
-purpose, and a plain vectorized reference).
+``graph``, ``surfaces``, ``data``, ``network``, ``tables`` and ``drafts`` (chapter 6: first
+drafts wrong on purpose, and a plain vectorized reference).
 """
 
 from backprop_utils.batchnorm import (

@@ -18,12 +18,10 @@ The mistakes, one per function:
 Apart from the one mistake, each draft validates its input like the real module and works in
 float64. The mistakes show up as NumPy errors or as wrong numbers: that is their point.
 
-Two things here are not drafts:
-
-- :func:`softmax_loss_vectorized` is RIGHT: the plain vectorized reference, one NumPy expression
-  per equation, with none of the optimizations of ``softmax_loss`` (no blocks, no skipped shift,
-  no in-place passes). Chapter 6 times it against both, to measure what the optimizations buy.
-- :func:`html_table` formats chapter 6's timing table.
+One function here is not a draft: :func:`softmax_loss_vectorized` is RIGHT, the plain vectorized
+reference, one NumPy expression per equation, with none of the optimizations of ``softmax_loss``
+(no blocks, no skipped shift, no in-place passes). Chapter 6 times it against both, to measure
+what the optimizations buy.
 """
 
 from __future__ import annotations
@@ -33,7 +31,6 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
-    "html_table",
     "softmax_loss_vectorized",
     "draft_log_of_probs",
     "draft_max_node_shape",
@@ -331,31 +328,3 @@ def softmax_loss_vectorized(scores: np.ndarray, y: np.ndarray) -> tuple[float, n
     probs = np.exp(shifted - log_sum_exp)
     one_hot = y[:, None] == np.arange(n_classes)
     return float(loss), (probs - one_hot) / n_samples
-
-
-def html_table(header: list[str], rows: list[tuple]) -> str:
-    """An HTML table with one header row, for the timing tables of chapter 6.
-
-    Parameters
-    ----------
-    header : list of str
-        The column titles.
-    rows : list of tuple
-        One tuple per row, as many entries as ``header``; each entry is shown with ``str``.
-
-    Returns
-    -------
-    html : str
-        ``<table>...</table>``, for ``IPython.display.HTML``.
-
-    Raises
-    ------
-    ValueError
-        If a row does not have one entry per column.
-    """
-    for row in rows:
-        if len(row) != len(header):
-            raise ValueError(f"each row must have {len(header)} entries, got {len(row)}: {row!r}")
-    head = "".join(f"<th>{cell}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

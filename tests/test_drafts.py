@@ -111,17 +111,3 @@ def test_modifies_input_changes_the_callers_scores_but_not_the_result():
     loss, _ = drafts.draft_modifies_input(scores, y)
     assert not np.array_equal(scores, kept)
     assert loss == pytest.approx(float(softmax_loss(kept, y)[0]), rel=1e-12)
-
-
-# the table helper -----------------------------------------------------------------------------
-
-
-def test_html_table_has_one_cell_per_entry():
-    html = drafts.html_table(["a", "b"], [(1, "x"), (2.5, "y")])
-    assert html.startswith("<table>") and html.endswith("</table>")
-    assert html.count("<th>") == 2 and html.count("<td>") == 4 and "<td>2.5</td>" in html
-
-
-def test_html_table_rejects_a_row_of_the_wrong_length():
-    with pytest.raises(ValueError, match="2 entries"):
-        drafts.html_table(["a", "b"], [(1, 2, 3)])
