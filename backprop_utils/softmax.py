@@ -28,6 +28,7 @@ BLOCK_BYTES = 2**20
 __all__ = [
     "BLOCK_BYTES",
     "log_softmax",
+    "max_node_backward",
     "softmax",
     "softmax_loss",
     "softmax_loss_naive",
@@ -180,6 +181,53 @@ def log_softmax(scores: np.ndarray) -> np.ndarray:
     log_sum_exp = np.log(_row_reduce(np.add, np.exp(log_probs)))  # in [0, log C]
     log_probs -= log_sum_exp[:, None]
     return log_probs
+
+
+def max_node_backward(dnormalized: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The MAX node's share of the gradient at the raw scores, for any upstream gradient.
+
+    The max shift s_ij = s*_ij - max_k s*_ik has the gradient
+    ``dnormalized + max_node_backward(dnormalized, scores)`` at the raw scores: the direct
+    path plus what the MAX node routes to each row's largest raw score (the first of them at
+    a tie). For the softmax loss this share is zero up to rounding, because the rows of its
+    gradient sum to zero; chapter 5 shows why a gradient check of the loss cannot see it.
+
+    Parameters
+    ----------
+    dnormalized : array_like of real numbers, shape (N, C)
+        Upstream gradient at the normalized scores s_ij.
+    scores : array_like of real numbers, shape (N, C)
+        The raw scores s*_ij, finite.
+
+    Returns
+    -------
+    dscores_max : ndarray, shape (N, C), float32 if ``dnormalized`` is float32 else float64
+        Zero except at (i, k_i), k_i = argmax_k s*_ik, which holds -sum_c dnormalized[i, c].
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a real numeric array.
+    ValueError
+        If ``scores`` is not a finite, non-empty 2-D array, or ``dnormalized`` does not have
+        its shape.
+    """
+    scores, _ = _check_scores(scores)
+    try:
+        upstream = np.asarray(dnormalized)
+    except (TypeError, ValueError) as err:  # ragged nested lists
+        raise ValueError(
+            f"dnormalized must be a rectangular array of shape {scores.shape}"
+        ) from err
+    if upstream.dtype == np.bool_ or upstream.dtype.kind not in "fiu":
+        raise TypeError(f"dnormalized must be a real numeric array, got dtype {upstream.dtype}")
+    upstream = upstream.astype(np.float32 if upstream.dtype == np.float32 else np.float64)
+    if upstream.shape != scores.shape:
+        raise ValueError(
+            f"dnormalized must have shape {scores.shape}, the shape of scores, "
+            f"got shape {upstream.shape}"
+        )
+    return _max_node_backward(upstream, scores)
 
 
 def _max_node_backward(dnormalized: np.ndarray, scores: np.ndarray) -> np.ndarray:

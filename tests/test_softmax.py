@@ -14,6 +14,7 @@ from backprop_utils.softmax import (
     BLOCK_BYTES,
     _max_node_backward,
     log_softmax,
+    max_node_backward,
     softmax,
     softmax_loss,
     softmax_loss_naive,
@@ -690,3 +691,45 @@ def test_matches_pytorch_cross_entropy(dtype):
     tol = 10 * np.finfo(dtype).eps
     np.testing.assert_allclose(loss, expected.item(), rtol=tol)
     np.testing.assert_allclose(dscores, tensor.grad.numpy(), atol=tol)
+
+
+# --- the public MAX-node backward ---------------------------------------------------------------
+
+
+def test_public_max_node_backward_routes_minus_the_row_sum_to_the_argmax():
+    scores = np.array([[0.5, 2.0, -1.0], [3.0, 1.0, 3.0]])
+    upstream = np.array([[1.0, 2.0, 3.0], [0.5, -0.25, 1.0]])
+    routed = max_node_backward(upstream, scores)
+    np.testing.assert_array_equal(routed, [[0.0, -6.0, 0.0], [-1.25, 0.0, 0.0]])
+
+
+def test_public_max_node_backward_matches_finite_differences_of_the_shift():
+    rng = np.random.default_rng(3)
+    scores, upstream = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    shift = lambda x: x - x.max(axis=1, keepdims=True)  # noqa: E731
+    numeric = numerical_gradient_array(shift, scores.copy(), upstream)
+    np.testing.assert_allclose(upstream + max_node_backward(upstream, scores), numeric, atol=1e-9)
+
+
+def test_public_max_node_backward_keeps_float32():
+    scores = np.ones((2, 3), np.float32)
+    assert max_node_backward(np.ones((2, 3), np.float32), scores).dtype == np.float32
+    assert max_node_backward(np.ones((2, 3), np.int64), scores).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("dnormalized", "error", "word"),
+    [
+        (np.ones((2, 4)), ValueError, r"dnormalized must have shape \(2, 3\)"),
+        (np.full((2, 3), "a"), TypeError, "dnormalized must be a real"),
+        ([[1.0, 2.0, 3.0], [1.0]], ValueError, "dnormalized must be a rectangular"),
+    ],
+)
+def test_public_max_node_backward_bad_upstream_raises(dnormalized, error, word):
+    with pytest.raises(error, match=word):
+        max_node_backward(dnormalized, np.zeros((2, 3)))
+
+
+def test_public_max_node_backward_bad_scores_raise():
+    with pytest.raises(ValueError, match="scores must be finite"):
+        max_node_backward(np.ones((1, 2)), np.array([[np.nan, 1.0]]))
