@@ -46,16 +46,16 @@ NAIVE_ROWS = 16  # above the smallest size, time the naive loops on this many ro
 
 def median_ms(fn: Callable[[], object], repeats: int, budget_s: float = 1.5) -> float:
     """Median wall time of fn() in milliseconds, after one warm-up call."""
-    return interleaved_medians({"fn": fn}, repeats, budget_s)["fn"]
+    return medians(interleaved_times({"fn": fn}, repeats, budget_s))["fn"]
 
 
-def interleaved_medians(
+def interleaved_times(
     fns: dict[str, Callable[[], object]], repeats: int, budget_s: float = 3.0
-) -> dict[str, float]:
-    """Median wall time (ms) of each function, timed round-robin after one warm-up each.
+) -> dict[str, np.ndarray]:
+    """Wall time (ms) of each function in each round, timed round-robin after one warm-up.
 
-    Taking turns exposes every function to the same background load, so their ratios stay
-    meaningful on a busy machine.
+    Taking turns exposes every function to the same background load, so the ratio of two
+    functions' times in one round stays meaningful on a busy machine.
     """
     warmup = 0.0
     for fn in fns.values():
@@ -69,7 +69,25 @@ def interleaved_medians(
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: 1e3 * float(np.median(values)) for name, values in times.items()}
+    return {name: 1e3 * np.array(values) for name, values in times.items()}
+
+
+def medians(rounds: dict[str, np.ndarray]) -> dict[str, float]:
+    """Median over the rounds of each function's time (ms)."""
+    return {name: float(np.median(values)) for name, values in rounds.items()}
+
+
+def ratio(times: dict[str, np.ndarray], numerator: str, denominator: str) -> str:
+    """Median over the rounds of numerator / denominator, and its quartiles in brackets.
+
+    Each round's ratio compares two runs made one after the other, under the same load;
+    the quartiles show how far the load moved it. "n/a" when a function was not timed.
+    """
+    if numerator not in times or denominator not in times:
+        return "n/a"
+    ratios = times[numerator] / times[denominator]
+    low, mid, high = np.percentile(ratios, [25, 50, 75])
+    return f"{mid:.2f} ({low:.2f}-{high:.2f})"
 
 
 def peak_extra_bytes(fn: Callable[[], object]) -> int:
@@ -166,7 +184,8 @@ def bench_softmax(repeats: int, limit: int | None) -> list[str]:
                 }
                 if torch is not None:
                     fns["torch"] = torch_cross_entropy(scores, labels)
-                times = interleaved_medians(fns, repeats)
+                rounds = interleaved_times(fns, repeats)
+            times = medians(rounds)
             staged, fast, copy, exp = (times[k] for k in ("staged", "fast", "copy", "exp"))
             reference = times.get("torch")
             peak = peak_extra_bytes(partial(softmax_loss, scores, labels)) / scores.nbytes
@@ -174,7 +193,7 @@ def bench_softmax(repeats: int, limit: int | None) -> list[str]:
             rows.append(
                 f"| {dtype.__name__} | {n_samples}x{n_classes} | {naive_note}{naive:.1f} "
                 f"| {staged:.2f} | {fast:.2f} | {fmt(reference)} "
-                f"| {fmt(reference / fast if reference else None)} "
+                f"| {ratio(rounds, 'torch', 'fast')} "
                 f"| {naive / fast:.0f} | {copy:.3g} + {exp:.3g} | {fast / floor:.1f} "
                 f"| {peak:.2f} |"
             )
@@ -199,12 +218,13 @@ def bench_softmax_large_scores(repeats: int, limit: int | None) -> list[str]:
                 fns = {"fast": partial(softmax_loss, scores, labels)}
                 if torch is not None:
                     fns["torch"] = torch_cross_entropy(scores, labels)
-                times = interleaved_medians(fns, repeats)
+                rounds = interleaved_times(fns, repeats)
+            times = medians(rounds)
             fast, reference = times["fast"], times.get("torch")
             peak = peak_extra_bytes(partial(softmax_loss, scores, labels)) / scores.nbytes
             rows.append(
                 f"| {dtype.__name__} | {n_samples}x{n_classes} | {fast:.2f} | {fmt(reference)} "
-                f"| {fmt(reference / fast if reference else None)} | {peak:.2f} |"
+                f"| {ratio(rounds, 'torch', 'fast')} | {peak:.2f} |"
             )
     header = [
         "| dtype | N x C | vectorized ms | torch ms | torch / vectorized "
@@ -232,7 +252,8 @@ def bench_batchnorm(repeats: int, limit: int | None) -> list[str]:
                 }
                 if torch is not None:
                     fns["torch"] = torch_batch_norm(x, gamma, beta, dout)
-                times = interleaved_medians(fns, repeats)
+                rounds = interleaved_times(fns, repeats)
+            times = medians(rounds)
             staged, closed, copy = (times[k] for k in ("staged", "closed", "copy"))
             reference = times.get("torch")
             peak = (
@@ -243,7 +264,7 @@ def bench_batchnorm(repeats: int, limit: int | None) -> list[str]:
             floor = 2.5 * copy
             rows.append(
                 f"| {dtype.__name__} | {n_samples}x{n_features} | {staged:.2f} | {closed:.2f} "
-                f"| {fmt(reference)} | {fmt(closed / reference if reference else None)} "
+                f"| {fmt(reference)} | {ratio(rounds, 'closed', 'torch')} "
                 f"| {staged / closed:.1f} | {floor:.3g} | {closed / floor:.1f} | {peak:.2f} |"
             )
     header = [
@@ -284,9 +305,10 @@ def main() -> None:
         print(f"\n### Batch normalization, forward + backward, {label}\n")
         print("\n".join(bench_batchnorm(repeats, limit)))
     print(
-        "\nTimes are medians in milliseconds. naive above the smallest size (~) is scaled "
-        f"from {NAIVE_ROWS} rows. Peak memory is counted by tracemalloc while the output "
-        "is alive; the input itself is not counted."
+        "\nTimes are medians in milliseconds. A ratio is the median of the ratios measured "
+        "round by round, with their quartiles in brackets. Above the smallest size, naive "
+        f"(~) is scaled from {NAIVE_ROWS} rows. Peak memory is counted by tracemalloc "
+        "while the output is alive; the input itself is not counted."
     )
 
 
