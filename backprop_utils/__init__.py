@@ -5,9 +5,16 @@ Arrays are NumPy arrays with ``N`` samples, ``C`` classes and ``D`` features. Fl
 float32 output; any other input is computed in float64. Bad input raises ``ValueError`` or
 ``TypeError`` with a message that names the argument.
 
-Submodules: ``softmax``, ``batchnorm``, ``layers``, ``gradcheck``, ``symbolic``, ``symbolic_bn``,
-``graph``, ``surfaces``, ``data``, ``network``, ``tables`` and ``drafts`` (chapter 6: first
-drafts wrong on purpose, and a plain vectorized reference).
+Submodules: ``softmax``, ``batchnorm``, ``layernorm``, ``layers``, ``gradcheck``, ``symbolic``,
+``symbolic_bn``, ``engine`` (the scalar ``Value`` recorder: gates, topological order, backward),
+``layout``, ``draw`` and ``graphs`` (laying out, drawing and building the book's computation
+graphs), ``surfaces``, ``data``, ``network``, ``tables``, ``display`` (a function's own source,
+highlighted on the page) and ``drafts`` (chapter 6: first drafts wrong on purpose, and a plain
+vectorized reference).
+
+``check`` checks the reader's own implementation (``from backprop_utils import check``, then
+``check.softmax_loss(my_softmax_loss)``) and names known mistakes, which ``mistakes`` catalogues
+as wrong variants; ``battery`` runs the cases and writes the report.
 """
 
 from backprop_utils.batchnorm import (
@@ -22,6 +29,7 @@ from backprop_utils.gradcheck import (
     numerical_gradient_array,
     rel_error,
 )
+from backprop_utils.layernorm import layernorm_backward, layernorm_forward
 from backprop_utils.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from backprop_utils.softmax import (
     log_softmax,
@@ -39,6 +47,8 @@ __all__ = [
     "batchnorm_backward_alt",
     "batchnorm_forward",
     "grad_check_sparse",
+    "layernorm_backward",
+    "layernorm_forward",
     "log_softmax",
     "numerical_gradient",
     "numerical_gradient_array",

@@ -10,14 +10,20 @@ feature with the batch mean and the biased batch variance, then scales and shift
 is the closed form. :class:`BatchNorm` adds running statistics and an inference mode.
 
 Float32 ``x`` gives float32 output; any other real ``x`` is computed in float64. Inputs are
-never modified.
+never modified. With float32 ``x`` every parameter must fit float32: a gamma, beta or running
+statistic beyond its range (about 3.4e38), or an eps that rounds to 0 or infinity in it, is
+refused with a ValueError that names it. Masked arrays are refused with a TypeError: their mask
+would be ignored.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
+
+from backprop_utils._validation import refuse_masked
 
 # The forward and closed-form backward passes work on blocks of rows of about this many
 # bytes: half the L2 cache of a typical core, so each block is read from memory once.
@@ -63,7 +69,17 @@ class BatchNormCache(NamedTuple):
     eps: float
 
 
+class _OverflowValueError(ValueError):
+    """A value that the dtype of the computation cannot hold: x too large, or a parameter.
+
+    A ValueError like any other for the caller; :mod:`backprop_utils.network` tells it apart,
+    because inside a network it means that training diverged.
+    """
+
+
 def _as_float_array(value: object, name: str) -> np.ndarray:
+    """``value`` as a real numeric array (not yet cast), or raise naming ``name``."""
+    refuse_masked(name, value)
     try:
         array = np.asarray(value)
     except ValueError as err:  # ragged nested lists
@@ -110,6 +126,58 @@ def _tile(vector: np.ndarray, block_rows: int, n_rows: int) -> np.ndarray:
     return np.tile(vector, (block_rows, 1))
 
 
+def _beyond_range(name: str, dtype: type) -> _OverflowValueError:
+    """The error for a finite value that the cast to ``dtype`` made infinite."""
+    return _OverflowValueError(
+        f"{name} holds values beyond the range of {np.dtype(dtype).name} (about "
+        f"{float(np.finfo(dtype).max):.1e}), the dtype of x; pass x as float64"
+    )
+
+
+def _finite_in(array: np.ndarray, name: str, dtype: type) -> np.ndarray:
+    """A real numeric array cast to ``dtype`` and finite there, or raise naming ``name``.
+
+    A finite value that the cast makes infinite (1e39 to float32) gets its own message.
+    """
+    if array.dtype == dtype:
+        cast = array
+    else:
+        with np.errstate(over="ignore"):  # an overflowing cast is tested below
+            cast = array.astype(dtype)
+    if not np.isfinite(cast).all():
+        if np.isfinite(array).all():
+            raise _beyond_range(name, dtype)
+        raise ValueError(f"{name} must be finite: found NaN or infinity")
+    return cast
+
+
+# In float32, a positive float64 at or below _FLOAT32_ZERO rounds to 0 (2^-150 ties to even, 0),
+# and one from _FLOAT32_INFINITE (the float32 maximum plus half its last place) to infinity.
+_FLOAT32_ZERO = float(np.finfo(np.float32).smallest_subnormal) / 2
+_FLOAT32_INFINITE = 2.0**128 - 2.0**103
+
+
+def _check_eps(eps: object, dtype: type) -> float:
+    """eps as a float: a positive real number that is neither 0 nor infinite in ``dtype``."""
+    if type(eps) is float and 0 < eps < math.inf:  # the fast path of every training step
+        if dtype is np.float64 or _FLOAT32_ZERO < eps < _FLOAT32_INFINITE:
+            return eps
+    if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating):
+        raise TypeError(f"eps must be a positive real number, got {type(eps).__name__}")
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite number, got {eps}")
+    with np.errstate(over="ignore", under="ignore"):
+        in_dtype = np.asarray(eps, dtype=np.float64).astype(dtype)
+    if in_dtype == 0 or not np.isfinite(in_dtype):
+        name = np.dtype(dtype).name
+        raise ValueError(
+            f"eps = {eps} is {'0' if in_dtype == 0 else 'infinite'} in {name}, the dtype of "
+            f"x: use an eps between {float(np.finfo(dtype).smallest_subnormal):.1e} and "
+            f"{float(np.finfo(dtype).max):.1e}, or pass x as float64"
+        )
+    return float(eps)
+
+
 def _check_batchnorm(
     x: object, gamma: object, beta: object, eps: object, train: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
@@ -142,43 +210,99 @@ def _check_batchnorm(
                 f"{name} must have shape ({n_features},), one value per feature of x, "
                 f"got shape {param.shape}"
             )
-        if not np.isfinite(param).all():
-            raise ValueError(f"{name} must be finite: found NaN or infinity")
-        params.append(param.astype(dtype, copy=False))
-    if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating):
-        raise TypeError(f"eps must be a positive real number, got {type(eps).__name__}")
-    if not (np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite number, got {eps}")
+        params.append(_finite_in(param, name, dtype))
+    eps = _check_eps(eps, dtype)
     with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
         mean = np.ones(n_samples, dtype) @ x / n_samples  # column sums by BLAS: fast
     if not np.isfinite(mean).all():
         if not np.isfinite(x).all():
             raise ValueError("x must be finite: found NaN or infinity")
-        raise ValueError(f"x is too large: its batch mean overflows {dtype.__name__}; rescale x")
-    return x, params[0], params[1], float(eps), mean
+        raise _OverflowValueError(
+            f"x is too large: its batch mean overflows {dtype.__name__}; rescale x"
+        )
+    return x, params[0], params[1], eps, mean
+
+
+_CACHE_VECTORS = ("mean", "var", "inv_std", "gamma")
 
 
 def _check_backward(dout: object, cache: object) -> tuple[np.ndarray, BatchNormCache]:
-    """Validate the backward arguments; return dout in the dtype of x, and the cache."""
+    """Validate the backward arguments; return dout and the cache, all in the dtype of x.
+
+    A cache that was altered after batchnorm_forward returned it is refused, naming the field,
+    before NumPy sees it: x must be a float32 or float64 (N, D) array, every vector a finite
+    real (D,) array (var >= 0) and eps a positive number. The cache as batchnorm_forward made
+    it passes a fast path: the backward passes are called once per training step.
+    """
     if not isinstance(cache, BatchNormCache):
         raise TypeError(
             f"cache must be the BatchNormCache returned by batchnorm_forward, "
             f"got {type(cache).__name__}"
         )
     x = cache.x
-    if not isinstance(x, np.ndarray) or x.ndim != 2:
-        raise ValueError("cache.x must be the (N, D) array given to batchnorm_forward")
-    for field in ("mean", "var", "inv_std", "gamma"):
-        value = getattr(cache, field)
-        if not isinstance(value, np.ndarray) or value.shape != (x.shape[1],):
-            raise ValueError(
-                f"cache.{field} must have shape ({x.shape[1]},), one value per feature of x: "
-                "pass the cache that batchnorm_forward returned, unchanged"
-            )
+    if type(x) is not np.ndarray or x.dtype not in _FLOAT_DTYPES or x.ndim != 2 or not len(x):
+        _refuse_cache_x(x)
+    vectors = [getattr(cache, field) for field in _CACHE_VECTORS]
+    shape = (x.shape[1],)
+    if not all(
+        type(v) is np.ndarray and v.dtype == x.dtype and v.shape == shape for v in vectors
+    ):  # altered, or built by hand: check each field, and cast it to the dtype of x
+        vectors = [_cache_vector(f, v, x) for f, v in zip(_CACHE_VECTORS, vectors, strict=True)]
+        cache = cache._replace(**dict(zip(_CACHE_VECTORS, vectors, strict=True)))
+    if not np.isfinite(np.concatenate(vectors)).all():
+        field = next(
+            f for f, v in zip(_CACHE_VECTORS, vectors, strict=True) if not np.isfinite(v).all()
+        )
+        raise ValueError(f"cache.{field} must be finite in {x.dtype}: {_UNCHANGED}")
+    if cache.var.min() < 0:
+        raise ValueError(
+            f"cache.var must be non-negative: a variance cannot be below 0; {_UNCHANGED}"
+        )
+    eps = cache.eps
+    if type(eps) is not float or not 0 < eps < math.inf:
+        if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating):
+            raise TypeError(f"cache.eps must be a positive real number, got {type(eps).__name__}")
+        if not (np.isfinite(eps) and eps > 0):
+            raise ValueError(f"cache.eps must be a positive finite number, got {eps}: {_UNCHANGED}")
     dout = _as_float_array(dout, "dout")
     if dout.shape != x.shape:
         raise ValueError(f"dout must have shape {x.shape}, the shape of x, got shape {dout.shape}")
+    if dout.dtype.kind == "f" and dout.dtype.itemsize > x.dtype.itemsize:  # narrowing cast
+        if np.isfinite(dout).all():
+            dout = _finite_in(dout, "dout", x.dtype.type)
+    # otherwise NaN or infinity in dout shows in dbeta, which _check_dbeta tests
     return dout.astype(x.dtype, copy=False), cache
+
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_LARGEST = {dtype: float(np.finfo(dtype).max) for dtype in _FLOAT_DTYPES}
+_UNCHANGED = "pass the cache that batchnorm_forward returned, unchanged"
+
+
+def _refuse_cache_x(x: object) -> None:
+    """Raise the error that says what is wrong with an altered cache.x."""
+    refuse_masked("cache.x", x)
+    if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"cache.x must be the (N, D) array given to batchnorm_forward: {_UNCHANGED}"
+        )
+    raise TypeError(
+        f"cache.x must be a float32 or float64 array, got dtype {x.dtype}: {_UNCHANGED}"
+    )
+
+
+def _cache_vector(field: str, value: object, x: np.ndarray) -> np.ndarray:
+    """One (D,) vector of an altered cache, cast to the dtype of x, or raise naming it."""
+    name = f"cache.{field}"
+    refuse_masked(name, value)
+    if not isinstance(value, np.ndarray) or value.shape != (x.shape[1],):
+        raise ValueError(
+            f"{name} must have shape ({x.shape[1]},), one value per feature of x: {_UNCHANGED}"
+        )
+    if value.dtype == np.bool_ or value.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {value.dtype}")
+    with np.errstate(over="ignore"):  # the finiteness test of the caller catches an overflow
+        return value.astype(x.dtype, copy=False)
 
 
 def _check_dbeta(dbeta: np.ndarray) -> None:
@@ -219,11 +343,13 @@ def batchnorm_forward(
     Raises
     ------
     TypeError
-        If an array argument is not real numeric, or ``eps`` is not a number.
+        If an array argument is not real numeric or is a masked array, or ``eps`` is not a
+        number.
     ValueError
         If ``x`` is not 2-D, has fewer than 2 rows or no columns, or holds NaN or infinity;
-        if ``gamma`` or ``beta`` does not have shape (D,) or is not finite; if ``eps`` is
-        not positive.
+        if ``gamma`` or ``beta`` does not have shape (D,) or is not finite (in float32, when
+        ``x`` is float32); if ``eps`` is not positive, or is 0 or infinite in float32 when
+        ``x`` is float32; if the batch statistics or the output overflow.
     """
     x, gamma, beta, eps, mean = _check_batchnorm(x, gamma, beta, eps)
     n_samples, n_features = x.shape
@@ -249,16 +375,30 @@ def batchnorm_forward(
     del mean_rows, squares  # not needed below: free them before tiling two more
     mean = mean + residual
     if not np.isfinite(var).all():
-        raise ValueError(f"x is too large: its batch variance overflows {x.dtype}; rescale x")
+        raise _OverflowValueError(
+            f"x is too large: its batch variance overflows {x.dtype}; rescale x"
+        )
     inv_std = 1 / np.sqrt(var + eps)
-    scale = gamma * inv_std
-    scale_rows = _tile(scale, block_rows, n_samples)
-    shift_rows = _tile(beta - residual * scale, block_rows, n_samples)  # shift absorbs residual
-    for rows in blocks:  # second sweep, in place: out = gamma * xhat + beta
-        block = out[rows]
-        n_rows = len(block)
-        block *= scale_rows[:n_rows]
-        block += shift_rows[:n_rows]
+    # Only a huge gamma or beta can make out = gamma * xhat + beta overflow: |xhat| < sqrt(N).
+    # Where these bounds come near the largest float, out is tested after the sweep.
+    gamma_max = max(float(gamma.max()), -float(gamma.min()))
+    out_bound = gamma_max * math.sqrt(n_samples) + max(float(beta.max()), -float(beta.min()))
+    scale_bound = gamma_max * float(inv_std.max())
+    may_overflow = max(out_bound, scale_bound) >= _LARGEST[x.dtype] / 2
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is tested below
+        scale = gamma * inv_std
+        scale_rows = _tile(scale, block_rows, n_samples)
+        shift_rows = _tile(beta - residual * scale, block_rows, n_samples)  # absorbs residual
+        for rows in blocks:  # second sweep, in place: out = gamma * xhat + beta
+            block = out[rows]
+            n_rows = len(block)
+            block *= scale_rows[:n_rows]
+            block += shift_rows[:n_rows]
+    if may_overflow and not np.isfinite(out).all():
+        raise _OverflowValueError(
+            f"gamma or beta is too large: out = gamma * xhat + beta overflows {x.dtype} "
+            "for this x and eps"
+        )
     return out, BatchNormCache(x, mean, var, inv_std, gamma, eps)
 
 
@@ -289,10 +429,13 @@ def batchnorm_backward(
     Raises
     ------
     TypeError
-        If ``dout`` is not real numeric or ``cache`` is not a BatchNormCache.
+        If ``dout`` is not real numeric or is a masked array, ``cache`` is not a
+        BatchNormCache, or the cache was altered to hold another type (an integer x, a
+        non-numeric eps, a masked array).
     ValueError
-        If ``dout`` does not have the shape of ``x`` or is not finite, or if the cache was
-        altered (its vectors no longer have shape (D,)).
+        If ``dout`` does not have the shape of ``x``, is not finite or does not fit float32
+        when ``x`` is float32, or if the cache was altered (its vectors no longer finite of
+        shape (D,), a negative variance, an eps that is not positive).
     """
     dout, cache = _check_backward(dout, cache)
     x, mean, var, inv_std, gamma, eps = cache
@@ -353,10 +496,13 @@ def batchnorm_backward_alt(
     Raises
     ------
     TypeError
-        If ``dout`` is not real numeric or ``cache`` is not a BatchNormCache.
+        If ``dout`` is not real numeric or is a masked array, ``cache`` is not a
+        BatchNormCache, or the cache was altered to hold another type (an integer x, a
+        non-numeric eps, a masked array).
     ValueError
-        If ``dout`` does not have the shape of ``x`` or is not finite, or if the cache was
-        altered (its vectors no longer have shape (D,)).
+        If ``dout`` does not have the shape of ``x``, is not finite or does not fit float32
+        when ``x`` is float32, or if the cache was altered (its vectors no longer finite of
+        shape (D,), a negative variance, an eps that is not positive).
     """
     dout, cache = _check_backward(dout, cache)
     x, mean, _, inv_std, gamma, _ = cache
@@ -416,6 +562,9 @@ class BatchNorm:
         Scale (initially ones) and shift (initially zeros).
     running_mean, running_var : ndarray, shape (D,), float64
         Running statistics (initially zeros and ones).
+    momentum, eps : float
+        As given. Every attribute may be set by hand (arrays as lists too); :meth:`forward`
+        checks them all again and names the one that no longer fits.
     dgamma, dbeta : ndarray, shape (D,), or None
         Gradients set by :meth:`backward`.
 
@@ -438,9 +587,10 @@ class BatchNorm:
             raise TypeError(f"momentum must be a number in [0, 1], got {type(momentum).__name__}")
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-        _check_batchnorm(np.zeros((2, 1)), np.ones(1), np.zeros(1), eps)  # to validate eps
+        _check_eps(eps, np.float64)
         self.momentum = float(momentum)
         self.eps = float(eps)
+        self._n_features = int(D)
         self.gamma = np.ones(D)
         self.beta = np.zeros(D)
         self.running_mean = np.zeros(D)
@@ -467,48 +617,72 @@ class BatchNorm:
         ------
         TypeError, ValueError
             As :func:`batchnorm_forward`; also TypeError if ``train`` is not a bool, and
-            ValueError if ``x`` does not have D columns or, in inference mode, if the running
-            statistics are not finite arrays of shape (D,) with a non-negative variance.
+            ValueError if ``x`` does not have D columns, or if an attribute set by hand no
+            longer fits the layer: ``gamma``, ``beta``, ``running_mean`` and ``running_var``
+            must be finite real arrays of shape (D,) (lists are accepted), ``running_var``
+            non-negative, ``momentum`` a number in [0, 1] and ``eps`` a positive number. In
+            inference mode with float32 ``x``, the running statistics must fit float32, and
+            an output that overflows is refused.
         """
         if not isinstance(train, bool | np.bool_):
             raise TypeError(f"train must be a bool, got {type(train).__name__}")
-        width = np.shape(x)[-1] if np.ndim(x) == 2 else None
-        if width is not None and width != len(self.gamma):
+        x = _as_float_array(x, "x")
+        width = self._n_features
+        if x.ndim == 2 and x.shape[1] != width:
             raise ValueError(
-                f"x must have shape (N, {len(self.gamma)}): this layer has {len(self.gamma)} "
-                f"features, got shape {np.shape(x)}"
+                f"x must have shape (N, {width}): this layer has {width} features, "
+                f"got shape {x.shape}"
             )
+        momentum, running_mean, running_var = self._check_attributes()
         if train:
             out, cache = batchnorm_forward(x, self.gamma, self.beta, self.eps)
             n_samples = cache.x.shape[0]
             unbiased_var = cache.var * (n_samples / (n_samples - 1))
-            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * cache.mean
-            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * unbiased_var
+            self.running_mean = momentum * running_mean + (1 - momentum) * cache.mean
+            self.running_var = momentum * running_var + (1 - momentum) * unbiased_var
         else:
             x, gamma, beta, eps, _ = _check_batchnorm(
                 x, self.gamma, self.beta, self.eps, train=False
             )
-            self._check_running_statistics()
-            mean = self.running_mean.astype(x.dtype)
-            var = self.running_var.astype(x.dtype)
+            # copies, as the cache must not change if the running statistics are changed in place
+            mean = np.array(_finite_in(running_mean, "running_mean", x.dtype.type))
+            var = np.array(_finite_in(running_var, "running_var", x.dtype.type))
             inv_std = 1 / np.sqrt(var + eps)
-            out = (x - mean) * (gamma * inv_std) + beta
+            with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
+                out = (x - mean) * (gamma * inv_std) + beta
+            if not np.isfinite(out).all():
+                raise _OverflowValueError(
+                    f"x is too far from running_mean: out = gamma * (x - running_mean) / "
+                    f"sqrt(running_var + eps) + beta overflows {x.dtype}; rescale x"
+                )
             cache = BatchNormCache(x, mean, var, inv_std, gamma, eps)
         self._cache = cache
         self._train = bool(train)
         return out
 
-    def _check_running_statistics(self) -> None:
-        """Running statistics set by hand must still fit the layer: shape (D,), var >= 0."""
-        shape = self.gamma.shape
+    def _check_attributes(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """Attributes set by hand must still fit the layer; gamma, beta, eps are checked later.
+
+        Returns momentum as a float and the running statistics as float64 arrays of shape
+        (D,) (lists set by hand included).
+        """
+        momentum = self.momentum
+        if isinstance(momentum, bool) or not isinstance(
+            momentum, int | float | np.integer | np.floating
+        ):
+            raise TypeError(f"momentum must be a number in [0, 1], got {type(momentum).__name__}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        shape = (self._n_features,)
+        statistics = []
         for name in ("running_mean", "running_var"):
-            value = np.asarray(getattr(self, name))
-            if value.shape != shape or value.dtype.kind not in "fiu":
+            value = _as_float_array(getattr(self, name), name)
+            if value.shape != shape:
                 raise ValueError(f"{name} must be a real array of shape {shape}, got {value.shape}")
-            if not np.isfinite(value).all():
-                raise ValueError(f"{name} must be finite: found NaN or infinity")
-        if (np.asarray(self.running_var) < 0).any():
+            statistics.append(_finite_in(value, name, np.float64))
+        if (statistics[1] < 0).any():
             raise ValueError("running_var must be non-negative: a variance cannot be below 0")
+        return float(momentum), statistics[0], statistics[1]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Backward pass of the last :meth:`forward`; sets ``dgamma`` and ``dbeta``.

@@ -2,7 +2,9 @@
 
 ``forward(...) -> (out, cache)`` and ``backward(dout, cache) -> gradients``, as in CS231n.
 Float32 input gives float32 output (for the affine layer: when ``x`` is float32); any
-other real input is computed in float64. Inputs are never modified.
+other real input is computed in float64. Inputs are never modified. Masked arrays are
+refused with a TypeError (their mask would be ignored), and so is, with a ValueError, a finite
+value that the dtype computed in cannot hold (1e39 with float32 ``x``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
+from backprop_utils._validation import refuse_masked
 
 __all__ = [
     "AffineCache",
@@ -47,8 +51,12 @@ def _check_array(
 
     ``shape`` (None entries match any size) is checked when given; ``shape_note`` says in the
     message where that shape comes from. The result is float32 if ``value`` is float32 and
-    float64 otherwise (float16 and integers included), unless ``dtype`` says which.
+    float64 otherwise (float16 and integers included), unless ``dtype`` says which. A finite
+    value that the cast to ``dtype`` would turn into infinity (1e39 cast to float32) is
+    refused: the result could not hold it. Masked arrays are refused: their mask would be
+    ignored.
     """
+    refuse_masked(name, value)
     try:
         array = np.asarray(value)
     except ValueError as err:  # ragged nested lists
@@ -64,10 +72,27 @@ def _check_array(
         raise ValueError(f"{name} must have shape ({wanted}){shape_note}, got shape {array.shape}")
     if dtype is None:
         dtype = np.float32 if array.dtype == np.float32 else np.float64
-    array = array.astype(dtype, copy=False)
+    original = array
+    with np.errstate(over="ignore"):  # an overflowing cast is tested below
+        array = array.astype(dtype, copy=False)
     if finite and not np.isfinite(array).all():
+        if np.isfinite(original).all():
+            raise _beyond_range(name, dtype)
         raise ValueError(f"{name} must be finite: found NaN or infinity")
+    if not finite and original.dtype.itemsize > array.dtype.itemsize and original.dtype.kind == "f":
+        # a narrowing float cast: what was finite must stay finite
+        if not np.array_equal(np.isfinite(array), np.isfinite(original)):
+            raise _beyond_range(name, dtype)
     return array
+
+
+def _beyond_range(name: str, dtype: type) -> ValueError:
+    """The error for a finite value that the cast to ``dtype`` would make infinite."""
+    largest = float(np.finfo(dtype).max)
+    return ValueError(
+        f"{name} holds values beyond the range of {np.dtype(dtype).name} (about {largest:.1e}), "
+        "the dtype the layer computes in (float32 only when x is float32)"
+    )
 
 
 def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, AffineCache]:
@@ -91,10 +116,11 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     Raises
     ------
     TypeError
-        If an argument is not a real numeric array.
+        If an argument is not a real numeric array, or is a masked array.
     ValueError
         If ``x`` has fewer than 2 dimensions or no rows, if the shapes do not chain
-        (w must be (D, M), b must be (M,)), or if any argument holds NaN or infinity.
+        (w must be (D, M), b must be (M,)), if any argument holds NaN or infinity, or if
+        ``w`` or ``b`` holds a value beyond the range of float32 when ``x`` is float32.
     """
     x = _check_array("x", x, finite=True)
     if x.ndim < 2:
@@ -131,10 +157,11 @@ def affine_backward(
     ------
     TypeError
         If ``dout`` is not a real numeric array, ``cache`` is not an AffineCache or one of its
-        fields is not a real numeric array.
+        fields is not a real numeric array (masked arrays are refused).
     ValueError
         If the cache's shapes do not chain (cache.x (N, d_1, ..., d_k) with N >= 1, cache.w
-        (D, M), cache.b (M,)), or ``dout`` does not have shape (N, M).
+        (D, M), cache.b (M,)), ``dout`` does not have shape (N, M), or a value is beyond the
+        range of float32 when cache.x is float32.
     """
     if not isinstance(cache, AffineCache):
         raise TypeError(
@@ -177,7 +204,9 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     TypeError
-        If ``x`` is not a real numeric array.
+        If ``x`` is not a real numeric array, or is a masked array.
+    ValueError
+        If ``x`` has a float type wider than float64 and holds values beyond its range.
     """
     x = _check_array("x", x)
     return np.maximum(x, 0), x
@@ -204,10 +233,11 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``dout`` or ``cache`` is not a real numeric array (bool, complex, text and object
-        arrays are refused).
+        If ``dout`` or ``cache`` is not a real numeric array (bool, complex, text, object
+        and masked arrays are refused).
     ValueError
-        If ``dout`` does not have the shape of the cached x.
+        If ``dout`` does not have the shape of the cached x, or holds finite values beyond the
+        range of float32 when the cache is float32.
     """
     if not isinstance(cache, np.ndarray):
         raise TypeError(

@@ -29,7 +29,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from backprop_utils.batchnorm import BatchNorm
+from backprop_utils._validation import refuse_masked
+from backprop_utils.batchnorm import BatchNorm, _OverflowValueError
 from backprop_utils.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from backprop_utils.softmax import softmax_loss
 
@@ -81,6 +82,7 @@ def _check_data(
     (or None).
     """
     x_name, y_name = names
+    refuse_masked(x_name, X)
     try:
         X = np.asarray(X)
     except ValueError as err:  # ragged nested lists
@@ -96,9 +98,16 @@ def _check_data(
         raise ValueError(f"{x_name} holds an empty batch: N must be at least 1")
     if not np.isfinite(X).all():
         raise ValueError(f"{x_name} must be finite: found NaN or infinity")
-    X = X.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # tested on the next line
+        X = X.astype(dtype, copy=False)
+    if dtype == np.float32 and not np.isfinite(X).all():
+        raise ValueError(
+            f"{x_name} holds values beyond the range of float32 (about 3.4e+38), the dtype of "
+            "the network; rescale it or use a float64 network"
+        )
     if y is None:
         return X, None
+    refuse_masked(y_name, y)
     try:
         y = np.asarray(y)
     except ValueError as err:
@@ -149,7 +158,8 @@ class FullyConnectedNet:
     ----------
     params : dict of str to ndarray
         ``W{l}`` (fan_in, fan_out), ``b{l}`` (fan_out,) and, with batch norm, ``gamma{l}``,
-        ``beta{l}`` (width,) for the hidden blocks, l = 1, 2, ...
+        ``beta{l}`` (width,) for the hidden blocks, l = 1, 2, ... They may be changed in place
+        or replaced by float arrays of the same shapes; every call checks them again.
     bn_layers : list of BatchNorm
         One per hidden block with batch norm (it holds the running statistics), else empty.
 
@@ -208,26 +218,55 @@ class FullyConnectedNet:
                 self.bn_layers.append(BatchNorm(fan_out))
             else:
                 self.params[f"b{layer}"] = np.zeros(fan_out, dtype=dtype)
+        self._shapes = {name: param.shape for name, param in self.params.items()}
 
     @property
     def num_layers(self) -> int:
         """Number of affine layers, ``len(hidden_dims) + 1``."""
         return len(self.hidden_dims) + 1
 
+    def _check_params(self, check_finite: bool = True) -> None:
+        """Parameters and ``reg`` set by hand must still fit the network.
+
+        Every key of ``params`` must hold a float ndarray of its shape (in place updates need
+        an array: ``param += step`` on a list would extend it). A parameter that holds NaN or
+        infinity raises FloatingPointError (training diverged), unless ``check_finite`` is False.
+        """
+        self.reg = _check_real("reg", self.reg, 0.0, math.inf, closed_high=False)
+        if not isinstance(self.params, dict) or self.params.keys() != self._shapes.keys():
+            raise ValueError(f"params must be a dict with the keys {list(self._shapes)}")
+        for name, shape in self._shapes.items():
+            param, label = self.params[name], f"params[{name!r}]"
+            refuse_masked(label, param)
+            if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
+                kind = param.dtype if isinstance(param, np.ndarray) else type(param).__name__
+                raise TypeError(f"{label} must be a float numpy array of shape {shape}, got {kind}")
+            if param.shape != shape:
+                raise ValueError(f"{label} must have shape {shape}, got {param.shape}")
+            if check_finite and not np.isfinite(param).all():
+                raise FloatingPointError(f"parameter {name} holds NaN or infinity: it diverged")
+
     def _forward(self, X: np.ndarray, train: bool) -> tuple[np.ndarray, list]:
         """Scores and the caches of every layer; train selects batch or running statistics."""
-        for name, param in self.params.items():
-            if not np.isfinite(param).all():
-                raise FloatingPointError(f"parameter {name} holds NaN or infinity: it diverged")
+        self._check_params()
         hidden, caches = X, []
         for layer in range(1, self.num_layers):
             weights = self.params[f"W{layer}"]
             bias = self.params.get(f"b{layer}", np.zeros(weights.shape[1], dtype=self.dtype))
             hidden, affine_cache = affine_forward(hidden, weights, bias)
             if self.batchnorm:
+                if not np.isfinite(hidden).all():
+                    raise FloatingPointError(
+                        f"affine layer {layer} overflowed: the network diverged"
+                    )
                 bn = self.bn_layers[layer - 1]
                 bn.gamma, bn.beta = self.params[f"gamma{layer}"], self.params[f"beta{layer}"]
-                hidden = bn.forward(hidden, train=train)
+                try:
+                    hidden = bn.forward(hidden, train=train)
+                except _OverflowValueError as error:  # it names bn's x: here, an activation
+                    raise FloatingPointError(
+                        f"batch norm {layer} overflowed: the network diverged ({error})"
+                    ) from error
             hidden, relu_cache = relu_forward(hidden)
             if not np.isfinite(hidden).all():
                 raise FloatingPointError(f"hidden layer {layer} overflowed: the network diverged")
@@ -265,12 +304,16 @@ class FullyConnectedNet:
         Raises
         ------
         TypeError
-            If ``X`` is not a real numeric array or ``y`` not an integer array.
+            If ``X`` is not a real numeric array or ``y`` not an integer array (masked arrays
+            are refused), or a parameter set by hand is not a float ndarray.
         ValueError
-            If ``X`` is not (N, input_dim), empty or not finite, or ``y`` is not (N,) or holds a
-            label outside [0, num_classes); with batch norm in training mode, if N < 2.
+            If ``X`` is not (N, input_dim), empty or not finite (in float32, for a float32
+            network), or ``y`` is not (N,) or holds a label outside [0, num_classes); with
+            batch norm in training mode, if N < 2; if a parameter set by hand does not have
+            its shape, ``params`` lost or gained a key, or ``reg`` set by hand is not >= 0.
         FloatingPointError
-            If a parameter or an activation is NaN or infinite (training diverged).
+            If a parameter or an activation is NaN or infinite, or overflows inside batch norm
+            (training diverged).
         """
         X, y = _check_data(X, y, self.input_dim, self.num_classes, self.dtype)
         if y is None:
@@ -280,7 +323,8 @@ class FullyConnectedNet:
         scores, caches = self._forward(X, train=True)
         data_loss, dscores = softmax_loss(scores, y)
         weights = [self.params[f"W{layer}"] for layer in range(1, self.num_layers + 1)]
-        penalty = 0.5 * self.reg * sum(float(np.sum(w * w)) for w in weights)
+        # no penalty is 0, not 0 * inf: sum(w * w) overflows for weights above ~1e154
+        penalty = 0.5 * self.reg * sum(float(np.sum(w * w)) for w in weights) if self.reg else 0.0
 
         grads: dict[str, np.ndarray] = {}
         last = self.num_layers
@@ -344,6 +388,14 @@ class TwoLayerNet(FullyConnectedNet):
     def __init__(self, input_dim: int, hidden_dim: int, num_classes: int, **kwargs: Any) -> None:
         _check_int("hidden_dim", hidden_dim, 1)
         super().__init__(input_dim, [hidden_dim], num_classes, **kwargs)
+
+
+def _check_writeable(net: FullyConnectedNet) -> None:
+    """Raise unless every parameter is a float array that can be changed in place."""
+    net._check_params(check_finite=False)  # NaN is for the steps to report as divergence
+    for name, param in net.params.items():
+        if not param.flags.writeable:
+            raise ValueError(f"params[{name!r}] is read-only: its values are changed in place")
 
 
 def _accuracy(net: FullyConnectedNet, X: np.ndarray, y: np.ndarray) -> float:
@@ -415,7 +467,9 @@ def train(
         a bool, ...), or ``callback`` is not callable.
     ValueError
         If data are invalid for ``net`` (see :meth:`FullyConnectedNet.loss`), only one of
-        ``X_val``, ``y_val`` is given, or a number is outside its range.
+        ``X_val``, ``y_val`` is given, a number is outside its range, ``batch_size`` (or the
+        number of training samples) is below 2 for a network with batch norm, or a parameter
+        is read-only.
     """
     if not isinstance(net, FullyConnectedNet):
         raise TypeError(f"net must be a FullyConnectedNet, got {type(net).__name__}")
@@ -433,6 +487,17 @@ def train(
     momentum = _check_real("momentum", momentum, 0.0, 1.0, closed_high=False)
     epochs = _check_int("epochs", epochs, 1)
     batch_size = min(_check_int("batch_size", batch_size, 1), X_train.shape[0])
+    if net.batchnorm and batch_size < 2:  # the batch variance of one sample is 0
+        if X_train.shape[0] < 2:
+            raise ValueError(
+                "X_train holds a single sample: a network with batch norm trains on batches of "
+                "at least 2"
+            )
+        raise ValueError(
+            "batch_size must be at least 2 for a network with batch norm (the batch variance "
+            f"of a single sample is 0), got {batch_size}"
+        )
+    _check_writeable(net)
     lr_decay = _check_real("lr_decay", lr_decay, 0.0, 1.0, closed_high=True)
     if lr_decay == 0:
         raise ValueError("lr_decay must be in (0, 1], got 0.0")
@@ -516,7 +581,8 @@ def probe_gradient_direction(
     TypeError
         If ``net`` is not a FullyConnectedNet or a step size is not a real number.
     ValueError
-        If the data are invalid for ``net`` or ``step_sizes`` is empty or holds a step <= 0.
+        If the data are invalid for ``net``, ``step_sizes`` is empty or holds a step <= 0, or
+        a parameter is read-only.
     FloatingPointError
         If the loss at theta itself overflows.
     """
@@ -528,6 +594,7 @@ def probe_gradient_direction(
     if not steps or min(steps) == 0:
         raise ValueError(f"step_sizes must be a non-empty sequence of numbers > 0, got {steps}")
     X, y = _check_data(X, y, net.input_dim, net.num_classes, net.dtype)
+    _check_writeable(net)
 
     saved = {name: param.copy() for name, param in net.params.items()}
     saved_stats = [(bn.running_mean.copy(), bn.running_var.copy()) for bn in net.bn_layers]

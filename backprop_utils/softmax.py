@@ -13,12 +13,15 @@ Three implementations compute the same loss and gradient:
 - :func:`softmax_loss` is the vectorized version, the one to use.
 
 Float32 input gives float32 output; any other real input is computed in float64.
-Inputs are never modified.
+Inputs are never modified. Masked arrays are refused with a TypeError: NumPy would drop
+the mask and compute with the masked values.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from backprop_utils._validation import refuse_masked
 
 # softmax_loss processes the rows in blocks of about this many bytes, the L2 cache of a
 # typical core: a block stays cached while several passes are made over it, and the blocks
@@ -69,6 +72,7 @@ def _check_scores(
     """
     if not isinstance(return_nodes, (bool, np.bool_)):
         raise TypeError(f"return_nodes must be True or False, got {type(return_nodes).__name__}")
+    refuse_masked("scores", scores)
     try:
         scores = np.asarray(scores)
     except (TypeError, ValueError) as err:  # ragged nested lists
@@ -93,6 +97,7 @@ def _check_scores(
         raise TypeError(
             f"y must be an integer array of class indices of shape ({n_samples},), got None"
         )
+    refuse_masked("y", y)
     try:
         y = np.asarray(y)
     except (TypeError, ValueError) as err:  # ragged nested lists
@@ -141,7 +146,7 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``scores`` is not a real numeric array.
+        If ``scores`` is not a real numeric array, or is a masked array.
     ValueError
         If ``scores`` is not 2-D, has no rows or no columns, or holds NaN or infinity.
     """
@@ -171,7 +176,7 @@ def log_softmax(scores: np.ndarray) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``scores`` is not a real numeric array.
+        If ``scores`` is not a real numeric array, or is a masked array.
     ValueError
         If ``scores`` is not 2-D, has no rows or no columns, or holds NaN or infinity.
     """
@@ -207,12 +212,13 @@ def max_node_backward(dnormalized: np.ndarray, scores: np.ndarray) -> np.ndarray
     Raises
     ------
     TypeError
-        If an argument is not a real numeric array.
+        If an argument is not a real numeric array, or is a masked array.
     ValueError
         If ``scores`` is not a finite, non-empty 2-D array, or ``dnormalized`` does not have
         its shape.
     """
     scores, _ = _check_scores(scores)
+    refuse_masked("dnormalized", dnormalized)
     try:
         upstream = np.asarray(dnormalized)
     except (TypeError, ValueError) as err:  # ragged nested lists
@@ -290,7 +296,8 @@ def softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.nda
     Raises
     ------
     TypeError
-        If ``scores`` is not a real numeric array or ``y`` is not an integer array.
+        If ``scores`` is not a real numeric array or ``y`` is not an integer array, or
+        either is a masked array.
     ValueError
         If ``scores`` is not 2-D, is empty or holds NaN or infinity; if ``y`` does not have
         shape (N,) or holds a label outside [0, C).
@@ -359,7 +366,8 @@ def softmax_loss_naive(scores: np.ndarray, y: np.ndarray) -> tuple[np.floating, 
     Raises
     ------
     TypeError
-        If ``scores`` is not a real numeric array or ``y`` is not an integer array.
+        If ``scores`` is not a real numeric array or ``y`` is not an integer array, or
+        either is a masked array.
     ValueError
         If ``scores`` is not 2-D, is empty or holds NaN or infinity; if ``y`` does not have
         shape (N,) or holds a label outside [0, C).
@@ -434,8 +442,8 @@ def softmax_loss_staged(
     Raises
     ------
     TypeError
-        If ``scores`` is not a real numeric array, ``y`` is not an integer array or
-        ``return_nodes`` is not a bool.
+        If ``scores`` is not a real numeric array, ``y`` is not an integer array (or either
+        is a masked array), or ``return_nodes`` is not a bool.
     ValueError
         If ``scores`` is not 2-D, is empty or holds NaN or infinity; if ``y`` does not have
         shape (N,) or holds a label outside [0, C); if a target-class probability

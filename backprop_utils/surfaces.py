@@ -28,10 +28,13 @@ other real input is computed in float64. Inputs are never modified.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 
+from backprop_utils._validation import refuse_masked
 from backprop_utils.softmax import log_softmax, softmax_loss
 
 __all__ = [
@@ -49,9 +52,18 @@ __all__ = [
 # --- validation -------------------------------------------------------------------------------
 
 
+def _as_array(name: str, value: object) -> np.ndarray:
+    """``np.asarray(value)``, refusing masked arrays and ragged nested lists by ``name``."""
+    refuse_masked(name, value)
+    try:
+        return np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array, not a ragged nested list") from err
+
+
 def _real_array(name: str, value: object, ndim: int | None = None) -> np.ndarray:
     """Return ``value`` as a finite real ndarray (no copy), or raise naming ``name``."""
-    array = np.asarray(value)
+    array = _as_array(name, value)
     if array.dtype == np.bool_ or not (
         np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)
     ):
@@ -65,7 +77,7 @@ def _real_array(name: str, value: object, ndim: int | None = None) -> np.ndarray
 
 def _labels(name: str, value: object, n_samples: int, n_classes: int) -> np.ndarray:
     """Return integer labels of shape (n_samples,) in [0, n_classes), or raise."""
-    labels = np.asarray(value)
+    labels = _as_array(name, value)
     if labels.dtype == np.bool_ or not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"{name} must hold integer class labels, got dtype {labels.dtype}")
     if labels.shape != (n_samples,):
@@ -105,7 +117,51 @@ def _grid(dtype: type, **coordinates: object) -> tuple[np.ndarray, np.ndarray]:
         ) from None
     if a.size == 0:
         raise ValueError(f"{name_a} and {name_b} must hold at least one grid point")
-    return a.astype(dtype), b.astype(dtype)
+    return _cast(name_a, a, dtype), _cast(name_b, b, dtype)
+
+
+def _cast(name: str, array: np.ndarray, dtype: type) -> np.ndarray:
+    """A finite array cast to ``dtype`` (a copy), or raise if the dtype cannot hold it."""
+    with np.errstate(over="ignore"):  # tested on the next line
+        cast = array.astype(dtype)
+    if not np.isfinite(cast).all():
+        raise ValueError(
+            f"{name} holds values beyond the range of {np.dtype(dtype).name} (about "
+            f"{float(np.finfo(dtype).max):.1e}), the dtype of the computation (float32 only "
+            "when every array argument is float32)"
+        )
+    return cast
+
+
+def _finite(result: np.ndarray, what: str, names: str) -> np.ndarray:
+    """``result``, or raise naming the arguments if computing it overflowed."""
+    if not np.all(np.isfinite(result)):
+        raise ValueError(
+            f"{what} overflows {np.asarray(result).dtype}: {names} are too large; rescale them"
+        )
+    return result
+
+
+def _half_squared_norm(reg: float, weights: np.ndarray, axis: tuple | None = None) -> np.ndarray:
+    """``reg / 2 * ||weights||^2`` in the dtype of ``weights``, over ``axis`` (all by default).
+
+    Not computed when ``reg`` is 0: the penalty is 0, where 0 * ||W||^2 would be NaN once the
+    squares overflow. When they overflow and the penalty itself does not, the weights are
+    scaled by their largest magnitude first. An infinite result means the penalty overflows.
+    """
+    dtype = weights.dtype.type
+    if not reg:
+        return dtype(0) if axis is None else np.zeros(weights.shape[0], dtype)
+    with np.errstate(over="ignore"):  # tested on the next line
+        penalty = dtype(0.5 * reg) * np.sum(weights * weights, axis=axis)
+    if np.all(np.isfinite(penalty)):
+        return penalty
+    largest = np.max(np.abs(weights), axis=axis, keepdims=True)
+    scaled = np.sum((weights / np.where(largest > 0, largest, 1)) ** 2, axis=axis)
+    scaled = scaled.astype(np.float64)
+    largest = np.squeeze(largest, axis=axis).astype(np.float64)
+    with np.errstate(over="ignore"):  # an infinite penalty is the caller's to report
+        return (0.5 * reg * largest * largest * scaled).astype(dtype)
 
 
 def _result_dtype(*arrays: np.ndarray) -> type:
@@ -312,9 +368,21 @@ def linear_loss(
     """
     X, y, W, _ = _check_linear(X, y, W, w_name="W")
     reg = _nonnegative("reg", reg)
-    data_loss, dscores = softmax_loss(X @ W, y)
-    loss = data_loss + W.dtype.type(0.5 * reg) * np.sum(W * W)
-    return loss, X.T @ dscores + W.dtype.type(reg) * W
+    return _linear_loss(X, y, W, reg, "W")
+
+
+def _linear_loss(
+    X: np.ndarray, y: np.ndarray, W: np.ndarray, reg: float, w_name: str
+) -> tuple[np.floating, np.ndarray]:
+    """:func:`linear_loss` on validated arguments; an overflow names X, ``w_name`` and reg."""
+    with np.errstate(over="ignore", invalid="ignore"):  # every overflow is tested below
+        scores = _finite(X @ W, f"the scores X @ {w_name}", f"X and {w_name}")
+        data_loss, dscores = softmax_loss(scores, y)
+        penalty = _half_squared_norm(reg, W)
+        _finite(penalty, f"the L2 penalty reg / 2 * ||{w_name}||^2", f"reg and {w_name}")
+        loss = _finite(data_loss + penalty, "the loss", f"X, {w_name} and reg")
+        dW = X.T @ dscores + W.dtype.type(reg) * W
+    return loss, _finite(dW, f"the gradient X^T dscores + reg * {w_name}", f"reg and {w_name}")
 
 
 def random_directions(
@@ -446,14 +514,35 @@ def slice_loss(
     X, y, W0, (D1, D2) = _check_linear(X, y, W0, D1, D2)
     reg = _nonnegative("reg", reg)
     alphas, betas = _grid(X.dtype, alphas=alphas, betas=betas)
-    scores, _, _ = _slice_scores(X, W0, D1, D2, alphas, betas)
-    n_grid, n_samples, n_classes = scores.shape
-    log_probs = log_softmax(scores.reshape(-1, n_classes)).reshape(scores.shape)
-    loss = -log_probs[:, np.arange(n_samples), y].mean(axis=1)
-    if reg:
-        weights = W0 + alphas.reshape(-1, 1, 1) * D1 + betas.reshape(-1, 1, 1) * D2
-        loss = loss + 0.5 * reg * np.sum(weights * weights, axis=(1, 2))
-    return loss.reshape(alphas.shape)
+    return _slice_loss(X, y, W0, D1, D2, alphas, betas, reg)
+
+
+_SLICE_NAMES = "X, W0, D1, D2, alphas and betas"
+
+
+def _slice_loss(
+    X: np.ndarray,
+    y: np.ndarray,
+    W0: np.ndarray,
+    D1: np.ndarray,
+    D2: np.ndarray,
+    alphas: np.ndarray,
+    betas: np.ndarray,
+    reg: float,
+) -> np.ndarray:
+    """:func:`slice_loss` on validated arguments; an overflow names the arguments."""
+    with np.errstate(over="ignore", invalid="ignore"):  # every overflow is tested below
+        scores, _, _ = _slice_scores(X, W0, D1, D2, alphas, betas)
+        _finite(scores, "the scores X @ (W0 + a D1 + b D2) at some grid point", _SLICE_NAMES)
+        n_grid, n_samples, n_classes = scores.shape
+        log_probs = log_softmax(scores.reshape(-1, n_classes)).reshape(scores.shape)
+        loss = -log_probs[:, np.arange(n_samples), y].mean(axis=1)
+        if reg:
+            weights = W0 + alphas.reshape(-1, 1, 1) * D1 + betas.reshape(-1, 1, 1) * D2
+            loss = loss + _half_squared_norm(reg, weights, axis=(1, 2))
+    return _finite(loss, "the loss at some grid point", f"reg, {_SLICE_NAMES}").reshape(
+        alphas.shape
+    )
 
 
 def slice_gradient(
@@ -490,20 +579,38 @@ def slice_gradient(
     X, y, W0, (D1, D2) = _check_linear(X, y, W0, D1, D2)
     reg = _nonnegative("reg", reg)
     alphas, betas = _grid(X.dtype, alphas=alphas, betas=betas)
-    scores, along_1, along_2 = _slice_scores(X, W0, D1, D2, alphas, betas)
-    n_grid, n_samples, n_classes = scores.shape
-    _, dscores = softmax_loss(scores.reshape(-1, n_classes), np.tile(y, n_grid))
-    dscores = dscores.reshape(scores.shape) * n_grid
-    dloss_dalpha = np.einsum("gnc,nc->g", dscores, along_1)
-    dloss_dbeta = np.einsum("gnc,nc->g", dscores, along_2)
-    if reg:
-        a, b = alphas.ravel(), betas.ravel()
-        dloss_dalpha = dloss_dalpha + reg * (
-            np.sum(W0 * D1) + a * np.sum(D1 * D1) + b * np.sum(D1 * D2)
-        )
-        dloss_dbeta = dloss_dbeta + reg * (
-            np.sum(W0 * D2) + a * np.sum(D1 * D2) + b * np.sum(D2 * D2)
-        )
+    return _slice_gradient(X, y, W0, D1, D2, alphas, betas, reg)
+
+
+def _slice_gradient(
+    X: np.ndarray,
+    y: np.ndarray,
+    W0: np.ndarray,
+    D1: np.ndarray,
+    D2: np.ndarray,
+    alphas: np.ndarray,
+    betas: np.ndarray,
+    reg: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`slice_gradient` on validated arguments; an overflow names the arguments."""
+    with np.errstate(over="ignore", invalid="ignore"):  # every overflow is tested below
+        scores, along_1, along_2 = _slice_scores(X, W0, D1, D2, alphas, betas)
+        _finite(scores, "the scores X @ (W0 + a D1 + b D2) at some grid point", _SLICE_NAMES)
+        n_grid, n_samples, n_classes = scores.shape
+        _, dscores = softmax_loss(scores.reshape(-1, n_classes), np.tile(y, n_grid))
+        dscores = dscores.reshape(scores.shape) * n_grid
+        dloss_dalpha = np.einsum("gnc,nc->g", dscores, along_1)
+        dloss_dbeta = np.einsum("gnc,nc->g", dscores, along_2)
+        if reg:
+            a, b = alphas.ravel(), betas.ravel()
+            dloss_dalpha = dloss_dalpha + reg * (
+                np.sum(W0 * D1) + a * np.sum(D1 * D1) + b * np.sum(D1 * D2)
+            )
+            dloss_dbeta = dloss_dbeta + reg * (
+                np.sum(W0 * D2) + a * np.sum(D1 * D2) + b * np.sum(D2 * D2)
+            )
+    for gradient in (dloss_dalpha, dloss_dbeta):
+        _finite(gradient, "the gradient at some grid point", f"reg, {_SLICE_NAMES}")
     return dloss_dalpha.reshape(alphas.shape), dloss_dbeta.reshape(betas.shape)
 
 
@@ -571,12 +678,35 @@ def slice_descent(
     if point.shape != (2,):
         raise ValueError(f"start must be a pair (a, b), got shape {point.shape}")
     path = np.empty((n_steps + 1, 2), dtype=X.dtype)
-    path[0] = point
+    path[0] = _cast("start", point, X.dtype)
     for step in range(n_steps):
-        da, db = slice_gradient(X, y, W0, D1, D2, path[step, 0], path[step, 1], reg)
-        path[step + 1] = path[step] - learning_rate * np.array([da, db])
-    losses = slice_loss(X, y, W0, D1, D2, path[:, 0], path[:, 1], reg)
+        alphas, betas = _grid(X.dtype, alphas=path[step, 0], betas=path[step, 1])
+        with _diverged_after(step, "the path (a, b)"):
+            da, db = _slice_gradient(X, y, W0, D1, D2, alphas, betas, reg)
+            with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
+                path[step + 1] = path[step] - learning_rate * np.array([da, db])
+            _finite(path[step + 1], "the path (a, b)", "learning_rate and reg")
+    with _diverged_after(n_steps, "the path (a, b)"):
+        losses = _slice_loss(X, y, W0, D1, D2, path[:, 0], path[:, 1], reg)
     return path, losses
+
+
+@contextmanager
+def _diverged_after(step: int, what: str) -> Iterator[None]:
+    """Report an overflow after the first step of gradient descent as its divergence.
+
+    At step 0 an overflow is the arguments' own, and its error names them; after that, the
+    steps made the iterates grow until something overflowed.
+    """
+    try:
+        yield
+    except ValueError as error:
+        if step == 0:
+            raise
+        raise ValueError(
+            f"gradient descent diverged: {what} grew until, at step {step}, {error}; "
+            "lower learning_rate (or reg)"
+        ) from error
 
 
 def train_linear_classifier(
@@ -629,7 +759,13 @@ def train_linear_classifier(
     losses = np.empty(n_steps + 1, dtype=W.dtype)
     weights[0] = W
     for step in range(n_steps + 1):
-        losses[step], dW = linear_loss(X, y, weights[step], reg)
+        with _diverged_after(step, "the weights"):
+            losses[step], dW = _linear_loss(
+                X, y, weights[step], reg, "W_init" if step == 0 else "W"
+            )
         if step < n_steps:
-            weights[step + 1] = weights[step] - learning_rate * dW
+            with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
+                weights[step + 1] = weights[step] - learning_rate * dW
+            with _diverged_after(step + 1, "the weights"):
+                _finite(weights[step + 1], "W", "learning_rate and reg")
     return weights, losses

@@ -1,6 +1,6 @@
 """Build one chapter as a small book with the real _config.yml, for writing a chapter.
 
-Usage: python tests/build_page.py chapters/04_quotient_rule.ipynb
+Usage: python tests/build_page.py chapters/05_quotient_rule.ipynb
 Links to other chapters are reported as warnings there; the full build resolves them.
 """
 

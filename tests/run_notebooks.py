@@ -1,7 +1,7 @@
 """Execute chapters in place and save them as JupyterLab would, so opening one changes nothing.
 
     python tests/run_notebooks.py                      # every notebook of the toc
-    python tests/run_notebooks.py chapters/05_max_node.ipynb
+    python tests/run_notebooks.py chapters/06_max_node.ipynb
 
 Each notebook runs in a fresh kernel from its own folder. It is saved with the kernelspec that
 ipykernel installs (the one JupyterLab writes when it starts the kernel), the kernel's own

@@ -3,6 +3,7 @@
 Nobody here wrote autograd or these plain forward passes' derivatives: if our hand-written
 backward passes and autograd agree, both the derivation and the code are right. autograd is a
 pinned requirement, imported plainly: a missing oracle fails the run rather than skipping it.
+Layer norm is also checked against PyTorch's ``layer_norm``, skipped where torch is not installed.
 """
 
 import autograd
@@ -17,6 +18,7 @@ from backprop_utils.batchnorm import (
     batchnorm_backward_alt,
     batchnorm_forward,
 )
+from backprop_utils.layernorm import layernorm_backward, layernorm_forward
 from backprop_utils.layers import (
     affine_backward,
     affine_forward,
@@ -42,6 +44,12 @@ def plain_softmax_loss(scores, labels):
 def plain_batchnorm(x, gamma, beta, eps=1e-5):
     mean = anp.mean(x, axis=0)
     var = anp.mean((x - mean) ** 2, axis=0)
+    return gamma * (x - mean) / anp.sqrt(var + eps) + beta
+
+
+def plain_layernorm(x, gamma, beta, eps=1e-5):
+    mean = anp.mean(x, axis=1, keepdims=True)
+    var = anp.mean((x - mean) ** 2, axis=1, keepdims=True)
     return gamma * (x - mean) / anp.sqrt(var + eps) + beta
 
 
@@ -92,6 +100,44 @@ def test_batchnorm_matches_autograd(backward, shape, seed):
     expected = [autograd.grad(weighted, k)(x, gamma, beta) for k in range(3)]
     for ours, theirs in zip(backward(dout, cache), expected, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
+
+
+def random_layernorm_batch(shape, seed):
+    """x (N, D) off centre, gamma, beta and a random dout (no error can hide in a sum)."""
+    rng = np.random.default_rng(seed)
+    x = 2 + 3 * rng.standard_normal(shape)
+    gamma = rng.uniform(0.5, 2, shape[1])
+    beta = rng.standard_normal(shape[1])
+    dout = rng.standard_normal(shape)
+    return x, gamma, beta, dout
+
+
+@given(shape=shapes, seed=seeds)
+def test_layernorm_matches_autograd(shape, seed):
+    x, gamma, beta, dout = random_layernorm_batch(shape, seed)
+    out, cache = layernorm_forward(x, gamma, beta)
+    np.testing.assert_allclose(out, plain_layernorm(x, gamma, beta), rtol=1e-12, atol=1e-12)
+
+    def weighted(x_, gamma_, beta_):
+        return anp.sum(plain_layernorm(x_, gamma_, beta_) * dout)
+
+    expected = [autograd.grad(weighted, k)(x, gamma, beta) for k in range(3)]
+    for ours, theirs in zip(layernorm_backward(dout, cache), expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
+
+
+@given(shape=shapes, seed=seeds)
+def test_layernorm_matches_pytorch_layer_norm(shape, seed):
+    # a second, independent oracle; torch is not a requirement, so skipped when missing
+    torch = pytest.importorskip("torch")
+    x, gamma, beta, dout = random_layernorm_batch(shape, seed)
+    tensors = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, gamma, beta)]
+    expected = torch.nn.functional.layer_norm(tensors[0], (shape[1],), *tensors[1:], eps=1e-5)
+    expected.backward(torch.tensor(dout))
+    out, cache = layernorm_forward(x, gamma, beta, eps=1e-5)
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, tensor in zip(layernorm_backward(dout, cache), tensors, strict=True):
+        np.testing.assert_allclose(ours, tensor.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
 @given(shape=shapes, n_outputs=st.integers(1, 5), seed=seeds)

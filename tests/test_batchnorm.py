@@ -556,3 +556,184 @@ def test_layer_non_positive_eps_raises():
 def test_layer_non_bool_train_raises_type_error():
     with pytest.raises(TypeError, match="train"):
         BatchNorm(3).forward(np.ones((4, 3)), train="no")
+
+
+# --- the edges of issue 15 --------------------------------------------------------------------
+
+
+def masked(shape):
+    return np.ma.masked_array(np.ones(shape), mask=np.ones(shape, dtype=bool))
+
+
+@pytest.mark.parametrize("name", ["x", "gamma", "beta"])
+def test_forward_refuses_a_masked_argument(name):
+    arguments = dict(zip(("x", "gamma", "beta"), random_batch(4, 3)[:3], strict=True))
+    arguments[name] = masked(arguments[name].shape)
+    with pytest.raises(TypeError, match=f"^{name} must not be a masked array"):
+        batchnorm_forward(**arguments)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=BACKWARD_IDS)
+def test_backward_refuses_a_masked_dout(backward):
+    x, gamma, beta, dout = random_batch(4, 3)
+    _, cache = batchnorm_forward(x, gamma, beta)
+    with pytest.raises(TypeError, match="dout must not be a masked array"):
+        backward(masked(dout.shape), cache)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_layer_refuses_a_masked_x_and_dout(train):
+    layer = BatchNorm(3)
+    with pytest.raises(TypeError, match="x must not be a masked array"):
+        layer.forward(masked((4, 3)), train=train)
+    layer.forward(np.arange(12.0).reshape(4, 3), train=train)
+    with pytest.raises(TypeError, match="dout must not be a masked array"):
+        layer.backward(masked((4, 3)))
+
+
+@pytest.mark.parametrize("name", ["gamma", "beta", "running_mean", "running_var"])
+def test_layer_refuses_a_masked_attribute(name):
+    layer = BatchNorm(3)
+    setattr(layer, name, masked(3))
+    with pytest.raises(TypeError, match=f"{name} must not be a masked array"):
+        layer.forward(np.ones((4, 3)), train=False)
+
+
+@pytest.mark.parametrize("eps", [1e-50, 1e39])
+def test_float32_eps_that_float32_cannot_hold_raises_naming_eps(eps):
+    # 1e-50 rounded to 0 in float32, and a constant column came out NaN
+    x = np.array([[1.0, 2.0], [1.0, 3.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"eps = \S+ is (0|infinite) in float32"):
+        batchnorm_forward(x, np.ones(2), np.zeros(2), eps=eps)
+    with pytest.raises(ValueError, match="eps = .* in float32"):
+        BatchNorm(2, eps=eps).forward(x)
+
+
+def test_float64_holds_a_tiny_eps_and_a_constant_column_gives_beta():
+    x = np.array([[1.0, 2.0], [1.0, 3.0]])
+    out, _ = batchnorm_forward(x, np.ones(2), np.array([0.5, 0.0]), eps=1e-50)
+    np.testing.assert_allclose(out, [[0.5, -1.0], [0.5, 1.0]])
+
+
+@pytest.mark.parametrize("name", ["gamma", "beta"])
+def test_float32_parameter_beyond_float32_raises_naming_it(name):
+    x, gamma, beta, _ = random_batch(4, 3, dtype=np.float32)
+    parameters = {"gamma": gamma.astype(np.float64), "beta": beta.astype(np.float64)}
+    parameters[name][1] = 1e39
+    with pytest.raises(ValueError, match=f"^{name} holds values beyond the range of float32"):
+        batchnorm_forward(x, **parameters)
+
+
+@pytest.mark.parametrize("name", ["running_mean", "running_var"])
+def test_float32_inference_with_a_running_statistic_beyond_float32_raises_naming_it(name):
+    # a running variance of 1e40 became infinity in float32, and the output beta
+    layer = BatchNorm(2)
+    setattr(layer, name, np.array([1.0, 1e40]))
+    with pytest.raises(ValueError, match=f"^{name} holds values beyond the range of float32"):
+        layer.forward(np.array([[1e30, 2.0]], dtype=np.float32), train=False)
+
+
+def test_float64_inference_holds_a_running_variance_of_1e40():
+    layer = BatchNorm(2)
+    layer.running_var = np.array([1.0, 1e40])
+    out = layer.forward(np.array([[1e30, 2.0]]), train=False)
+    np.testing.assert_allclose(out, [[1e30 / np.sqrt(1.0 + 1e-5), 2e-20]], rtol=1e-12)
+
+
+def test_training_output_that_overflows_raises_naming_gamma():
+    # gamma * inv_std overflowed for a constant column: 0 * inf gave NaN
+    x = np.array([[0.0, 1.0], [0.0, -1.0]])
+    with pytest.raises(ValueError, match="gamma or beta is too large"):
+        batchnorm_forward(x, np.full(2, 1e308), np.zeros(2), eps=1e-300)
+
+
+def test_training_output_near_the_largest_float_is_still_computed():
+    x = np.array([[0.0], [2.0]])
+    out, _ = batchnorm_forward(x, np.array([1e308]), np.zeros(1), eps=1e-300)
+    np.testing.assert_allclose(out, [[-1e308], [1e308]])
+
+
+def test_inference_output_that_overflows_raises_naming_x():
+    layer = BatchNorm(1)
+    layer.running_var = np.zeros(1)
+    with pytest.raises(ValueError, match="x is too far from running_mean"):
+        layer.forward(np.array([[1e306]]), train=False)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_layer_attributes_set_by_hand_as_lists_work_like_arrays(train):
+    x = np.array([[1.0, 2.0], [3.0, 5.0], [0.0, -1.0]])
+    by_hand, reference = BatchNorm(2), BatchNorm(2)
+    values = {"gamma": [1.5, 0.5], "beta": [0.1, -0.2], "running_mean": [1.0, 2.0]}
+    values["running_var"] = [4.0, 0.25]
+    for name, value in values.items():
+        setattr(by_hand, name, value)  # it raised AttributeError or TypeError
+        setattr(reference, name, np.array(value))
+    np.testing.assert_array_equal(by_hand.forward(x, train), reference.forward(x, train))
+    dout = np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(by_hand.backward(dout), reference.backward(dout))
+    np.testing.assert_array_equal(by_hand.running_mean, reference.running_mean)
+    np.testing.assert_array_equal(by_hand.running_var, reference.running_var)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error", "message"),
+    [
+        ("momentum", 2.0, ValueError, "momentum must be in"),
+        ("momentum", "0.9", TypeError, "momentum must be a number"),
+        ("eps", 0.0, ValueError, "eps must be a positive"),
+        ("eps", "1e-5", TypeError, "eps must be a positive"),
+        ("gamma", 3.0, ValueError, "gamma must have shape"),
+        ("beta", [1.0, 2.0, 3.0], ValueError, "beta must have shape"),
+        ("running_mean", [[1.0], [2.0, 3.0]], ValueError, "running_mean must be a rectangular"),
+        ("running_var", ["a", "b"], TypeError, "running_var must be a real"),
+        ("running_var", [1.0, -1.0], ValueError, "running_var must be non-negative"),
+    ],
+)
+@pytest.mark.parametrize("train", [True, False])
+def test_layer_attribute_set_by_hand_that_does_not_fit_raises_naming_it(
+    name, value, error, message, train
+):
+    layer = BatchNorm(2)
+    setattr(layer, name, value)
+    with pytest.raises(error, match=message):
+        layer.forward(np.array([[1.0, 2.0], [3.0, 5.0]]), train=train)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_layer_ragged_x_raises_naming_x(train):
+    # np.shape gave NumPy's "inhomogeneous shape" error
+    with pytest.raises(ValueError, match="x must be a rectangular"):
+        BatchNorm(2).forward([[1.0, 2.0], [3.0]], train=train)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=BACKWARD_IDS)
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"eps": -1e-5}, ValueError, "cache.eps must be a positive"),
+        ({"eps": 0.0}, ValueError, "cache.eps must be a positive"),
+        ({"eps": "1e-5"}, TypeError, "cache.eps must be a positive real number"),
+        ({"eps": True}, TypeError, "cache.eps must be a positive real number"),
+        ({"x": np.arange(12).reshape(4, 3)}, TypeError, "cache.x must be a float32 or float64"),
+        ({"var": -np.ones(3)}, ValueError, "cache.var must be non-negative"),
+        ({"inv_std": np.array([1.0, np.nan, 1.0])}, ValueError, "cache.inv_std must be finite"),
+        ({"gamma": np.array(["a", "b", "c"])}, TypeError, "cache.gamma must be a real"),
+        ({"mean": masked(3)}, TypeError, "cache.mean must not be a masked array"),
+    ],
+)
+def test_altered_cache_is_refused_naming_the_field(backward, change, error, message):
+    x, gamma, beta, dout = random_batch(4, 3)
+    _, cache = batchnorm_forward(x, gamma, beta)
+    with pytest.raises(error, match=message):
+        backward(dout, cache._replace(**change))
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=BACKWARD_IDS)
+def test_float32_cache_with_a_dout_beyond_float32_raises_naming_dout(backward):
+    x, gamma, beta, dout = random_batch(4, 3, dtype=np.float32)
+    _, cache = batchnorm_forward(x, gamma, beta)
+    dout = dout.astype(np.float64)
+    dout[0, 0] = 1e39
+    with pytest.raises(ValueError, match="dout holds values beyond the range of float32"):
+        backward(dout, cache)

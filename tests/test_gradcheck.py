@@ -455,3 +455,135 @@ def test_sparse_seed_none_and_numpy_integers_are_accepted():
     for seed in (None, np.int64(3)):
         errors = grad_check_sparse(square_sum, np.ones(4), np.full(4, 2.0), num_checks=2, seed=seed)
         assert np.max(errors) < 1e-7
+
+
+# the edges of issue 15 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [(1e308, -1e308, 1.0), (1e308, 1.5e308, 0.2), (-1.7e308, 1.7e308, 1.0)],
+)
+def test_rel_error_near_the_largest_float_does_not_overflow(a, b, expected):
+    # |a| + |b| overflows: it gave nan for opposite signs and 0.0 for the same sign
+    assert rel_error(a, b) == pytest.approx(expected, rel=1e-15)
+    assert rel_error([1.0, a], [1.0, b]) == pytest.approx(expected, rel=1e-15)
+
+
+@settings(max_examples=50, deadline=None)
+@given(scale=st.floats(1e300, 1e308))
+def test_rel_error_is_scale_invariant_up_to_the_largest_float(scale):
+    a, b = np.array([-1.0, 0.5]), np.array([-0.8, 0.5])  # |a| + |b| overflows above 1e308 / 1.8
+    assert rel_error(scale * a, scale * b) == pytest.approx(rel_error(a, b), rel=1e-12)
+
+
+def test_sparse_check_near_the_largest_float_does_not_overflow():
+    x = np.zeros(2)
+    errors = grad_check_sparse(lambda v: 1e308 * v[0], x, [1.5e308, 0.0], num_checks=2, h=1.0)
+    # coordinate 0: numeric 1e308 against 1.5e308; coordinate 1: 0 against 0
+    assert sorted(errors.tolist()) == pytest.approx([0.0, 0.2], rel=1e-12)
+
+
+def test_float32_gradient_divides_by_the_step_actually_taken():
+    # 1 + 1e-5 is stored as 1.0000100136 in float32; over 2h the gradient was 2.0027
+    x = np.ones(3, dtype=np.float32)
+    gradient = numerical_gradient(lambda v: float(np.sum(v.astype(np.float64) ** 2)), x)
+    np.testing.assert_allclose(gradient, 2.0, rtol=1e-12)
+
+
+def test_float32_array_gradient_divides_by_the_step_actually_taken():
+    x = np.ones(2, dtype=np.float32)
+    gradient = numerical_gradient_array(lambda v: v.astype(np.float64) ** 2, x, np.ones(2))
+    np.testing.assert_allclose(gradient, 2.0, rtol=1e-12)
+
+
+def test_float32_sparse_check_divides_by_the_step_actually_taken():
+    x = np.ones(2, dtype=np.float32)
+    errors = grad_check_sparse(
+        lambda v: float(np.sum(v.astype(np.float64) ** 2)), x, [2.0, 2.0], num_checks=2
+    )
+    assert errors.max() < 1e-12
+
+
+def test_a_step_lost_on_one_side_only_is_divided_by_what_was_taken():
+    # below 1 the float64 spacing is half that above: 1 + 1.1e-16 rounds to 1, 1 - 1.1e-16 not
+    h = 1.1e-16
+    assert 1.0 + h == 1.0 and 1.0 - h < 1.0
+    gradient = numerical_gradient(lambda v: 2.0 * v[0], np.ones(1), h=h)  # exact products
+    assert gradient[0] == 2.0  # over 2h it came out 1.009
+
+
+def test_a_difference_of_f_beyond_the_largest_float_is_halved_not_infinite():
+    # f(x + h) - f(x - h) = 2e308 overflows, the quotient 1e308 does not
+    gradient = numerical_gradient(lambda v: 1e308 * v[0], np.zeros(1), h=1.0)
+    assert gradient[0] == pytest.approx(1e308, rel=1e-12)
+    array_gradient = numerical_gradient_array(lambda v: 1e308 * v, np.zeros(2), [1.5, 1.0], h=1.0)
+    np.testing.assert_allclose(array_gradient, [1.5e308, 1e308], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda f, x: numerical_gradient(f, x, h=1e-6),
+        lambda f, x: numerical_gradient_array(lambda v: np.array([f(v)]), x, [1.0], h=1e-6),
+        lambda f, x: grad_check_sparse(f, x, [0.0], num_checks=1, h=1e-6),
+    ],
+    ids=["numerical_gradient", "numerical_gradient_array", "grad_check_sparse"],
+)
+def test_a_quotient_beyond_the_largest_float_raises_naming_the_coordinate(check):
+    # f stays within +-1e308, but its slope at 0 is 1e311
+    with pytest.raises(ValueError, match=r"difference quotient at x\[0\] overflows"):
+        check(lambda v: 1e308 * np.tanh(1e3 * v[0]), np.zeros(1))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda f, x: numerical_gradient(f, x),
+        lambda f, x: numerical_gradient_array(lambda v: np.array([f(v), 0.0]), x, [1.0, 1.0]),
+        lambda f, x: grad_check_sparse(f, x, [0.0, 0.0], num_checks=2),
+    ],
+    ids=["numerical_gradient", "numerical_gradient_array", "grad_check_sparse"],
+)
+def test_f_that_is_not_finite_at_a_probe_raises(check, bad):
+    def f(v):
+        return bad if v[1] > 0 else 0.0  # not finite only at the probe x + h e_1
+
+    with pytest.raises(ValueError, match=r"f must be finite near x.*x\[1\]"):
+        check(f, np.zeros(2))
+
+
+masked = np.ma.masked_array([1.0, 1e30], mask=[False, True])
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: numerical_gradient(np.sum, masked.copy()), "x"),
+        (lambda: numerical_gradient_array(np.sin, masked.copy(), np.ones(2)), "x"),
+        (lambda: grad_check_sparse(np.sum, masked.copy(), np.ones(2), num_checks=1), "x"),
+        (lambda: numerical_gradient_array(np.sin, np.ones(2), masked), "dout"),
+        (lambda: rel_error(masked, np.ones(2)), "a"),
+        (lambda: rel_error(np.ones(2), masked), "b"),
+        (lambda: grad_check_sparse(np.sum, np.ones(2), masked, num_checks=1), "analytic_grad"),
+    ],
+)
+def test_masked_arrays_are_refused_naming_the_argument(call, name):
+    with pytest.raises(TypeError, match=f"^{name} must not be a masked array"):
+        call()
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda f: numerical_gradient(f, np.ones(2)),
+        lambda f: numerical_gradient_array(f, np.ones(2), np.ones(())),
+        lambda f: grad_check_sparse(f, np.ones(2), np.ones(2), num_checks=1),
+    ],
+    ids=["numerical_gradient", "numerical_gradient_array", "grad_check_sparse"],
+)
+def test_f_returning_a_masked_array_is_refused(check):
+    # np.array(masked) drops the mask: np.ma.masked itself would have been read as 0.0
+    with pytest.raises(TypeError, match="f must return real numbers, not a masked array"):
+        check(lambda v: np.ma.masked_array(np.sum(v), mask=True))

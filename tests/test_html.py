@@ -6,45 +6,31 @@ skip with a message, except under CI, where they fail.
 """
 
 import functools
+import json
 import os
 import re
 import threading
+import zipfile
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from tocfiles import ROOT, toc_entries
+from browser import block_other_hosts, launch, missing
+from tocfiles import ROOT, toc_entries, toc_notebooks
 
 pytestmark = pytest.mark.browser
 
 HTML_DIR = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PAGES = toc_entries()
 TRACEBACK = "Traceback (most recent call last)"
-
-
-def _missing(reason: str) -> None:
-    """Skip on a reader's machine; fail under CI, where everything must run."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def html_dir() -> Path:
     if not (HTML_DIR / "index.html").exists():
-        _missing("the book is not built: run `make book` first")
+        missing("the book is not built: run `make book` first")
     return HTML_DIR
 
 
@@ -66,29 +52,13 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def reports(server_url):
     """Open every toc page once and record what a reader would see."""
-    if not CHROMIUM.exists():
-        _missing(
-            f"no Chromium at {CHROMIUM}: install it with `sudo apt-get install -y chromium` "
-            "(Debian/Ubuntu) or set CHROMIUM to its path"
-        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     results = {}
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch(playwright)
         context = browser.new_context()
         blocked: list[str] = []
-
-        def guard(route):
-            host = urlsplit(route.request.url).hostname
-            if host == "127.0.0.1":
-                route.continue_()
-            else:
-                blocked.append(route.request.url)
-                route.abort()
-
-        context.route("**/*", guard)
+        block_other_hosts(context, blocked)
         page = context.new_page()
         for name in PAGES:
             if not (HTML_DIR / f"{name}.html").exists():
@@ -224,3 +194,16 @@ def test_chapters_offer_notebook_downloads(html_dir):
         source = html_dir / "_sources" / f"{name}.ipynb"
         assert source.exists(), f"no downloadable notebook for {name}"
         assert f"_sources/{name}.ipynb" in (html_dir / f"{name}.html").read_text(encoding="utf-8")
+
+
+def test_welcome_page_links_a_zip_of_every_chapter_notebook(html_dir):
+    assert 'href="backprop-derived-notebooks.zip"' in (html_dir / "index.html").read_text()
+    with zipfile.ZipFile(html_dir / "backprop-derived-notebooks.zip") as archive:
+        names = set(archive.namelist())
+        for notebook in toc_notebooks():
+            member = f"backprop-derived/{notebook.as_posix()}"
+            assert member in names, f"the zip lacks {notebook}"
+            stored = json.loads(archive.read(member))
+            assert stored == json.loads((ROOT / notebook).read_text(encoding="utf-8"))
+        assert "backprop-derived/backprop_utils/__init__.py" in names
+        assert "backprop-derived/requirements.txt" in names

@@ -285,3 +285,79 @@ def test_relu_dout_shape_error_names_the_cache():
     _, cache = relu_forward(np.ones((2, 3)))
     with pytest.raises(ValueError, match="the shape of cache"):
         relu_backward(np.ones(6), cache)
+
+
+# --- masked arrays and values float32 cannot hold (issue 15) --------------------------------
+
+
+def masked(shape):
+    return np.ma.masked_array(np.ones(shape), mask=np.ones(shape, dtype=bool))
+
+
+@pytest.mark.parametrize("name", ["x", "w", "b"])
+def test_affine_forward_refuses_a_masked_argument(name):
+    arguments = {"x": np.ones((2, 3)), "w": np.ones((3, 4)), "b": np.ones(4)}
+    arguments[name] = masked(arguments[name].shape)
+    with pytest.raises(TypeError, match=f"^{name} must not be a masked array"):
+        affine_forward(**arguments)
+
+
+def test_affine_backward_refuses_a_masked_dout():
+    _, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.ones(4))
+    with pytest.raises(TypeError, match="dout must not be a masked array"):
+        affine_backward(masked((2, 4)), cache)
+
+
+@pytest.mark.parametrize("field", ["x", "w", "b"])
+def test_affine_backward_refuses_a_masked_cache_field(field):
+    _, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.ones(4))
+    cache = cache._replace(**{field: masked(getattr(cache, field).shape)})
+    with pytest.raises(TypeError, match=f"cache.{field} must not be a masked array"):
+        affine_backward(np.ones((2, 4)), cache)
+
+
+def test_relu_forward_refuses_a_masked_x():
+    with pytest.raises(TypeError, match="x must not be a masked array"):
+        relu_forward(masked((2, 2)))
+
+
+def test_relu_backward_refuses_a_masked_dout_or_cache():
+    _, cache = relu_forward(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="dout must not be a masked array"):
+        relu_backward(masked((2, 2)), cache)
+    with pytest.raises(TypeError, match="cache must not be a masked array"):
+        relu_backward(np.ones((2, 2)), masked((2, 2)))
+
+
+@pytest.mark.parametrize("name", ["w", "b"])
+def test_affine_parameter_beyond_float32_with_float32_x_raises(name):
+    # cast to the float32 of x, 1e39 became infinity and the message said "must be finite"
+    arguments = {"x": np.ones((2, 3), np.float32), "w": np.ones((3, 4)), "b": np.ones(4)}
+    arguments[name] = np.full_like(arguments[name], 1e39)
+    with pytest.raises(ValueError, match=f"^{name} holds values beyond the range of float32"):
+        affine_forward(**arguments)
+
+
+def test_affine_dout_beyond_float32_with_a_float32_cache_raises():
+    _, cache = affine_forward(np.ones((2, 3), np.float32), np.ones((3, 4)), np.ones(4))
+    with pytest.raises(ValueError, match="dout holds values beyond the range of float32"):
+        affine_backward(np.full((2, 4), -1e39), cache)
+
+
+def test_relu_dout_beyond_float32_with_a_float32_cache_raises():
+    # silently infinite before: 1e39 does not fit the float32 gradient
+    _, cache = relu_forward(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="dout holds values beyond the range of float32"):
+        relu_backward(np.array([1.0, 1e39, 1.0]), cache)
+
+
+def test_relu_infinite_dout_with_a_float32_cache_is_still_allowed():
+    _, cache = relu_forward(np.ones(2, np.float32))
+    assert relu_backward(np.array([np.inf, 1.0]), cache).tolist() == [np.inf, 1.0]
+
+
+def test_relu_of_a_long_double_beyond_float64_raises():
+    if np.finfo(np.longdouble).max <= np.finfo(np.float64).max:
+        pytest.skip("long double is float64 on this platform")
+    with pytest.raises(ValueError, match="x holds values beyond the range of float64"):
+        relu_forward(np.array([np.longdouble("1e400")]))

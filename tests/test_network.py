@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backprop_utils import network
+from backprop_utils.data import make_spiral
 from backprop_utils.gradcheck import numerical_gradient, rel_error
 from backprop_utils.network import (
     FullyConnectedNet,
@@ -536,3 +537,139 @@ def test_progress_bar_does_not_change_the_training():
         net = TwoLayerNet(4, 8, 3, seed=1)
         losses.append(train(net, X, y, epochs=2, batch_size=8, progress=progress)["loss"])
     np.testing.assert_array_equal(losses[0], losses[1])
+
+
+# --- the edges of issue 15 --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_batchnorm_network_that_overflows_is_reported_as_diverged_not_raised(dtype):
+    # batch norm's own error, "x is too large: its batch variance overflows", named its x
+    X, y = make_spiral(50, 3)
+    net = TwoLayerNet(2, 20, 3, batchnorm=True, dtype=dtype)
+    history = train(net, X, y, learning_rate=1e10, epochs=3, batch_size=10, progress=False)
+    assert history["diverged"] is True
+
+
+def test_batchnorm_variance_overflow_inside_the_network_is_a_floating_point_error():
+    net = TwoLayerNet(2, 3, 2, batchnorm=True)
+    net.params["W1"][...] = [[1e200, 1.0, 1.0], [0.0, 1.0, 1.0]]
+    X = np.array([[1e-40, 0.0], [-1e-40, 0.0], [0.0, 1.0]])  # hidden +-1e160: finite
+    with pytest.raises(FloatingPointError, match="batch norm 1 overflowed"):
+        net.loss(X, np.array([0, 1, 0]))
+
+
+def test_an_overflowing_affine_layer_before_batchnorm_is_a_floating_point_error():
+    net = TwoLayerNet(2, 3, 2, batchnorm=True)
+    net.params["W1"][...] = 1e300
+    with pytest.raises(FloatingPointError, match="affine layer 1 overflowed"):
+        net.loss(np.full((2, 2), 1e10), np.array([0, 1]))
+
+
+def test_running_variance_beyond_float32_in_a_float32_network_is_a_floating_point_error():
+    net = TwoLayerNet(2, 3, 2, batchnorm=True, dtype=np.float32)
+    net.bn_layers[0].running_var = np.full(3, 1e40)
+    with pytest.raises(FloatingPointError, match="batch norm 1 overflowed.*running_var"):
+        net.predict(np.ones((2, 2)))
+
+
+def test_batch_size_of_one_with_batchnorm_raises_naming_batch_size():
+    X, y = tiny_problem(10, 4, 3, 0)
+    with pytest.raises(ValueError, match="batch_size must be at least 2"):
+        train(TwoLayerNet(4, 5, 3, batchnorm=True), X, y, batch_size=1, progress=False)
+
+
+def test_a_single_training_sample_with_batchnorm_raises_naming_x_train():
+    X, y = tiny_problem(1, 4, 3, 0)
+    with pytest.raises(ValueError, match="X_train holds a single sample"):
+        train(TwoLayerNet(4, 5, 3, batchnorm=True), X, y, progress=False)
+
+
+def test_batch_size_of_one_without_batchnorm_is_allowed():
+    X, y = tiny_problem(6, 4, 3, 0)
+    history = train(TwoLayerNet(4, 5, 3), X, y, batch_size=1, epochs=1, progress=False)
+    assert history["loss"].size == 6
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_no_penalty_is_not_zero_times_infinity_for_huge_weights(dtype):
+    # reg = 0: 0.5 * 0 * sum(W * W) was NaN once W * W overflowed, and loss() raised
+    net = TwoLayerNet(2, 3, 2, dtype=dtype)
+    net.params["W2"][...] = 1e155 if dtype == np.float64 else 1e20  # equal scores: loss log 2
+    loss, _ = net.loss(np.ones((2, 2)), np.array([0, 1]))
+    assert loss == pytest.approx(np.log(2), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (lambda p: p.tolist(), TypeError, r"params\['W1'\] must be a float numpy array"),
+        (lambda p: p.astype(np.int64), TypeError, r"params\['W1'\] must be a float numpy array"),
+        (lambda p: p[:1], ValueError, r"params\['W1'\] must have shape \(4, 5\)"),
+        (lambda p: np.ma.masked_array(p), TypeError, r"params\['W1'\] must not be a masked"),
+    ],
+)
+def test_a_parameter_set_by_hand_that_does_not_fit_raises_naming_it(value, error, message):
+    # a list passed the old checks, and train's param += step extended it
+    net = TwoLayerNet(4, 5, 3)
+    net.params["W1"] = value(net.params["W1"])
+    X, y = tiny_problem(4, 4, 3, 0)
+    with pytest.raises(error, match=message):
+        net.loss(X, y)
+    with pytest.raises(error, match=message):
+        train(net, X, y, progress=False)
+
+
+def test_a_float32_parameter_in_a_float64_network_is_accepted():
+    net = TwoLayerNet(4, 5, 3)
+    net.params["W1"] = net.params["W1"].astype(np.float32)
+    X, y = tiny_problem(4, 4, 3, 0)
+    assert np.isfinite(net.loss(X, y)[0])
+
+
+def test_params_that_lost_a_key_raise():
+    net = TwoLayerNet(4, 5, 3)
+    del net.params["b1"]
+    with pytest.raises(ValueError, match="params must be a dict with the keys"):
+        net.predict(np.zeros((2, 4)))
+
+
+def test_a_read_only_parameter_raises_before_training_naming_it():
+    net = TwoLayerNet(4, 5, 3)
+    net.params["b2"].flags.writeable = False
+    X, y = tiny_problem(4, 4, 3, 0)
+    with pytest.raises(ValueError, match=r"params\['b2'\] is read-only"):
+        train(net, X, y, progress=False)
+    with pytest.raises(ValueError, match=r"params\['b2'\] is read-only"):
+        probe_gradient_direction(net, X, y, [0.1])
+
+
+@pytest.mark.parametrize("reg", [-1.0, np.nan, "0.1"])
+def test_reg_set_by_hand_that_does_not_fit_raises(reg):
+    net = TwoLayerNet(4, 5, 3)
+    net.reg = reg
+    with pytest.raises((TypeError, ValueError), match="reg must be a real number"):
+        net.loss(*tiny_problem(4, 4, 3, 0))
+
+
+@pytest.mark.parametrize("name", ["X", "y"])
+def test_masked_data_is_refused_naming_it(name):
+    X, y = tiny_problem(4, 4, 3, 0)
+    data = {"X": X, "y": y}
+    data[name] = np.ma.masked_array(data[name], mask=np.zeros(data[name].shape, dtype=bool))
+    with pytest.raises(TypeError, match=f"^{name} must not be a masked array"):
+        TwoLayerNet(4, 5, 3).loss(data["X"], data["y"])
+
+
+def test_masked_training_data_is_refused_naming_it():
+    X, y = tiny_problem(4, 4, 3, 0)
+    with pytest.raises(TypeError, match="X_val must not be a masked array"):
+        train(TwoLayerNet(4, 5, 3), X, y, np.ma.masked_array(X), y, progress=False)
+
+
+def test_data_beyond_float32_in_a_float32_network_raises_naming_it():
+    # cast to float32, 1e39 became infinity, and the network reported that it had diverged
+    X, y = tiny_problem(4, 4, 3, 0)
+    X[0, 0] = 1e39
+    with pytest.raises(ValueError, match="X_train holds values beyond the range of float32"):
+        train(TwoLayerNet(4, 5, 3, dtype=np.float32), X, y, progress=False)

@@ -733,3 +733,38 @@ def test_public_max_node_backward_bad_upstream_raises(dnormalized, error, word):
 def test_public_max_node_backward_bad_scores_raise():
     with pytest.raises(ValueError, match="scores must be finite"):
         max_node_backward(np.ones((1, 2)), np.array([[np.nan, 1.0]]))
+
+
+# --- masked arrays (issue 15) -----------------------------------------------------------------
+
+# a masked 1e30: np.asarray drops the mask, and softmax gave the hidden entry probability 1
+MASKED_SCORES = np.ma.masked_array([[1.0, 1e30, 0.5]], mask=[[False, True, False]])
+
+
+@pytest.mark.parametrize("function", SCORE_ONLY, ids=["softmax", "log_softmax"])
+def test_masked_scores_are_refused(function):
+    with pytest.raises(TypeError, match="scores must not be a masked array"):
+        function(MASKED_SCORES)
+
+
+@pytest.mark.parametrize("loss", LOSSES, ids=LOSS_IDS)
+def test_loss_refuses_masked_scores(loss):
+    with pytest.raises(TypeError, match="scores must not be a masked array"):
+        loss(MASKED_SCORES, np.array([0]))
+
+
+@pytest.mark.parametrize("loss", LOSSES, ids=LOSS_IDS)
+def test_loss_refuses_masked_labels(loss):
+    labels = np.ma.masked_array([2, 0], mask=[True, False])
+    with pytest.raises(TypeError, match="y must not be a masked array"):
+        loss(np.zeros((2, 3)), labels)
+
+
+def test_max_node_backward_refuses_masked_scores():
+    with pytest.raises(TypeError, match="scores must not be a masked array"):
+        max_node_backward(np.ones((1, 3)), MASKED_SCORES)
+
+
+def test_max_node_backward_refuses_a_masked_upstream_gradient():
+    with pytest.raises(TypeError, match="dnormalized must not be a masked array"):
+        max_node_backward(np.ma.masked_array(np.ones((1, 3)), mask=True), np.zeros((1, 3)))
