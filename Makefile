@@ -50,9 +50,10 @@ nbval: setup
 		-p no:cacheprovider -n $(JOBS) --dist loadfile -q $(NOTEBOOKS)
 
 # The PDF: Jupyter Book's LaTeX builder, XeLaTeX through sphinx-jupyterbook-latex, as strict as
-# the HTML build (a Sphinx warning fails it; LaTeX stops at its first error). _latex/ holds the
-# PDF's own LaTeX (see backpropderived.sty) and a stand-in for bbm.sty, which jupyterBook.cls
-# loads but Debian ships only in the 500 MB texlive-fonts-extra.
+# the HTML build (a Sphinx warning fails it, no LaTeX-only warning is exempt; XeLaTeX stops at its
+# first error, printed from the log). _latex/ holds the PDF's own LaTeX (backpropderived.sty)
+# and a stand-in for bbm.sty, which jupyterBook.cls loads but Debian ships only in the 500 MB
+# texlive-fonts-extra.
 TEX_PACKAGES := texlive-xetex texlive-latex-extra texlive-fonts-recommended latexmk xindy \
 	fonts-freefont-otf fonts-dejavu-core
 PDF_FLAGS := -W -n --keep-going --builder pdflatex

@@ -9,8 +9,8 @@ Submodules: ``softmax``, ``batchnorm``, ``layernorm``, ``layers``, ``gradcheck``
 ``symbolic_bn``, ``engine`` (the scalar ``Value`` recorder: gates, topological order, backward),
 ``layout``, ``draw`` and ``graphs`` (laying out, drawing and building the book's computation
 graphs), ``surfaces``, ``data``, ``network``, ``tables``, ``display`` (a function's own source,
-highlighted on the page) and ``drafts`` (chapter 6: first drafts wrong on purpose, and a plain
-vectorized reference).
+highlighted on the page), ``experiments`` (the chapters' experiments over seeds) and ``drafts``
+(chapter 7: first drafts wrong on purpose, and a plain vectorized reference).
 
 ``check`` checks the reader's own implementation (``from backprop_utils import check``, then
 ``check.softmax_loss(my_softmax_loss)``) and names known mistakes, which ``mistakes`` catalogues

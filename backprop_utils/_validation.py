@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["refuse_masked"]
+__all__ = ["OverflowValueError", "refuse_masked"]
+
+
+class OverflowValueError(ValueError):
+    """A value that the dtype of a computation cannot hold: an input too large, or a result.
+
+    A ValueError like any other for the caller, whose message names the arguments;
+    :mod:`backprop_utils.network` tells it apart, because inside a network it means that
+    training diverged.
+    """
 
 
 def refuse_masked(name: str, value: object) -> None:

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backprop_utils._validation import refuse_masked
+from backprop_utils._validation import OverflowValueError, refuse_masked
 
 # The forward and closed-form backward passes work on blocks of rows of about this many
 # bytes: half the L2 cache of a typical core, so each block is read from memory once.
@@ -67,14 +67,6 @@ class BatchNormCache(NamedTuple):
     inv_std: np.ndarray
     gamma: np.ndarray
     eps: float
-
-
-class _OverflowValueError(ValueError):
-    """A value that the dtype of the computation cannot hold: x too large, or a parameter.
-
-    A ValueError like any other for the caller; :mod:`backprop_utils.network` tells it apart,
-    because inside a network it means that training diverged.
-    """
 
 
 def _as_float_array(value: object, name: str) -> np.ndarray:
@@ -126,9 +118,9 @@ def _tile(vector: np.ndarray, block_rows: int, n_rows: int) -> np.ndarray:
     return np.tile(vector, (block_rows, 1))
 
 
-def _beyond_range(name: str, dtype: type) -> _OverflowValueError:
+def _beyond_range(name: str, dtype: type) -> OverflowValueError:
     """The error for a finite value that the cast to ``dtype`` made infinite."""
-    return _OverflowValueError(
+    return OverflowValueError(
         f"{name} holds values beyond the range of {np.dtype(dtype).name} (about "
         f"{float(np.finfo(dtype).max):.1e}), the dtype of x; pass x as float64"
     )
@@ -217,7 +209,7 @@ def _check_batchnorm(
     if not np.isfinite(mean).all():
         if not np.isfinite(x).all():
             raise ValueError("x must be finite: found NaN or infinity")
-        raise _OverflowValueError(
+        raise OverflowValueError(
             f"x is too large: its batch mean overflows {dtype.__name__}; rescale x"
         )
     return x, params[0], params[1], eps, mean
@@ -270,7 +262,7 @@ def _check_backward(dout: object, cache: object) -> tuple[np.ndarray, BatchNormC
     if dout.dtype.kind == "f" and dout.dtype.itemsize > x.dtype.itemsize:  # narrowing cast
         if np.isfinite(dout).all():
             dout = _finite_in(dout, "dout", x.dtype.type)
-    # otherwise NaN or infinity in dout shows in dbeta, which _check_dbeta tests
+    # otherwise NaN or infinity in dout shows in dbeta, which _check_sums tests
     return dout.astype(x.dtype, copy=False), cache
 
 
@@ -305,10 +297,21 @@ def _cache_vector(field: str, value: object, x: np.ndarray) -> np.ndarray:
         return value.astype(x.dtype, copy=False)
 
 
-def _check_dbeta(dbeta: np.ndarray) -> None:
-    """dbeta holds the column sums of dout: NaN or infinite exactly when dout has such values."""
+def _check_sums(dbeta: np.ndarray, dgamma: np.ndarray, dout: np.ndarray) -> None:
+    """Raise unless dbeta (the column sums of dout) and dgamma are finite, saying why.
+
+    They are not finite when dout is not, or when a sum overflows. Only then is dout itself
+    tested, so a finite dout costs no pass of its own.
+    """
+    if np.isfinite(dbeta).all() and np.isfinite(dgamma).all():
+        return
+    if not np.isfinite(dout).all():
+        raise ValueError("dout must be finite: found NaN or infinity")
     if not np.isfinite(dbeta).all():
-        raise ValueError("dout must be finite: found NaN or infinity (or its column sums overflow)")
+        raise OverflowValueError("dout is too large: its column sums overflow; rescale it")
+    raise OverflowValueError(
+        "dout is too large: dgamma = sum(dout * xhat) overflows for this x; rescale dout"
+    )
 
 
 def batchnorm_forward(
@@ -375,7 +378,7 @@ def batchnorm_forward(
     del mean_rows, squares  # not needed below: free them before tiling two more
     mean = mean + residual
     if not np.isfinite(var).all():
-        raise _OverflowValueError(
+        raise OverflowValueError(
             f"x is too large: its batch variance overflows {x.dtype}; rescale x"
         )
     inv_std = 1 / np.sqrt(var + eps)
@@ -395,7 +398,7 @@ def batchnorm_forward(
             block *= scale_rows[:n_rows]
             block += shift_rows[:n_rows]
     if may_overflow and not np.isfinite(out).all():
-        raise _OverflowValueError(
+        raise OverflowValueError(
             f"gamma or beta is too large: out = gamma * xhat + beta overflows {x.dtype} "
             "for this x and eps"
         )
@@ -447,10 +450,11 @@ def batchnorm_backward(
     xhat = xc * inv_std
 
     # backward, in reverse order
-    dbeta = dout.sum(axis=0)  # shift node: out = scaled + beta
-    _check_dbeta(dbeta)
-    dscaled = dout  # ... passes dout on to scaled
-    dgamma = (dscaled * xhat).sum(axis=0)  # scale node: scaled = gamma * xhat
+    with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
+        dbeta = dout.sum(axis=0)  # shift node: out = scaled + beta
+        dscaled = dout  # ... passes dout on to scaled
+        dgamma = (dscaled * xhat).sum(axis=0)  # scale node: scaled = gamma * xhat
+    _check_sums(dbeta, dgamma, dout)
     dxhat = dscaled * gamma
     dinv_std = (dxhat * xc).sum(axis=0)  # multiply node: xhat = xc * inv_std
     dxc = dxhat * inv_std  # ... first branch into xc
@@ -514,16 +518,17 @@ def batchnorm_backward_alt(
     products = np.empty((block_rows, n_features), x.dtype)  # dout * (x - mean), reused
     dbeta = np.zeros(n_features, x.dtype)
     dgamma = np.zeros(n_features, x.dtype)
-    for rows in blocks:  # first sweep: centre x, and sum dout and dout * (x - mean)
-        block = dx[rows]
-        n_rows = len(block)
-        np.subtract(x[rows], mean_rows[:n_rows], out=block)
-        np.multiply(dout[rows], block, out=products[:n_rows])
-        dbeta += ones[:n_rows] @ dout[rows]  # summed block by block: accurate in float32
-        dgamma += ones[:n_rows] @ products[:n_rows]
-    _check_dbeta(dbeta)
+    with np.errstate(over="ignore", invalid="ignore"):  # the sums are tested below
+        for rows in blocks:  # first sweep: centre x, and sum dout and dout * (x - mean)
+            block = dx[rows]
+            n_rows = len(block)
+            np.subtract(x[rows], mean_rows[:n_rows], out=block)
+            np.multiply(dout[rows], block, out=products[:n_rows])
+            dbeta += ones[:n_rows] @ dout[rows]  # summed block by block: accurate in float32
+            dgamma += ones[:n_rows] @ products[:n_rows]
+        dgamma *= inv_std  # sum_i dout * xhat
+    _check_sums(dbeta, dgamma, dout)
     del mean_rows, products  # not needed below: free them before tiling three more
-    dgamma *= inv_std  # sum_i dout * xhat
     # dx = gamma * inv_std * (dout - dbeta / N - (x - mean) * inv_std * dgamma / N)
     centred_factor_rows = _tile(-inv_std * dgamma / n_samples, block_rows, n_samples)
     dbeta_mean_rows = _tile(dbeta / n_samples, block_rows, n_samples)
@@ -651,7 +656,7 @@ class BatchNorm:
             with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
                 out = (x - mean) * (gamma * inv_std) + beta
             if not np.isfinite(out).all():
-                raise _OverflowValueError(
+                raise OverflowValueError(
                     f"x is too far from running_mean: out = gamma * (x - running_mean) / "
                     f"sqrt(running_var + eps) + beta overflows {x.dtype}; rescale x"
                 )
@@ -705,7 +710,8 @@ class BatchNorm:
         RuntimeError
             If :meth:`forward` has not been called.
         TypeError, ValueError
-            If ``dout`` is not real numeric or does not have the shape of ``x``.
+            If ``dout`` is not real numeric (or is a masked array), does not have the shape of
+            ``x`` or is not finite, or if a gradient overflows.
         """
         if self._cache is None:
             raise RuntimeError("BatchNorm.backward called before forward")
@@ -714,9 +720,16 @@ class BatchNorm:
             dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
         else:
             dout, _ = _check_backward(dout, cache)
-            xhat = (cache.x - cache.mean) * cache.inv_std
-            dgamma = _column_dot(dout, xhat)
-            dbeta = dout.sum(axis=0)
-            dx = dout * (cache.gamma * cache.inv_std)
+            with np.errstate(over="ignore", invalid="ignore"):  # tested below
+                xhat = (cache.x - cache.mean) * cache.inv_std
+                dgamma = _column_dot(dout, xhat)
+                dbeta = dout.sum(axis=0)
+                dx = dout * (cache.gamma * cache.inv_std)
+            _check_sums(dbeta, dgamma, dout)
+            if not np.isfinite(dx).all():
+                raise OverflowValueError(
+                    "dout is too large: dx = dout * gamma / sqrt(running_var + eps) overflows "
+                    f"{dx.dtype}; rescale dout"
+                )
         self.dgamma, self.dbeta = dgamma, dbeta
         return dx

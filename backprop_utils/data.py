@@ -172,6 +172,23 @@ def _check_split_args(
         raise TypeError(f"standardize must be a bool, got {type(standardize).__name__}")
 
 
+def _split_sizes(n_images: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """The sizes of the test and validation splits; raise if they leave no training image.
+
+    Each split holds its fraction of the images, rounded, and at least one. Fractions whose
+    sum is below 1 can still round to every image (0.5 and 0.4999 of 1797 are 899 and 898):
+    such fractions are refused, naming them, rather than shrunk in silence.
+    """
+    n_test, n_val = (max(1, round(f * n_images)) for f in (test_fraction, val_fraction))
+    if n_test + n_val >= n_images:
+        raise ValueError(
+            f"val_fraction = {val_fraction} and test_fraction = {test_fraction} leave no image "
+            f"for training: they round to {n_val} validation and {n_test} test images of the "
+            f"{n_images}; lower them"
+        )
+    return n_test, n_val
+
+
 def _digits_file() -> Path:
     """Path of the digits table that ships with scikit-learn, found without importing it.
 
@@ -256,15 +273,15 @@ def load_digits_splits(
         If ``seed`` is not an integer, a fraction not a real number, or ``standardize`` not a
         bool.
     ValueError
-        If ``seed < 0``, a fraction is outside (0, 1) or the fractions sum to 1 or more.
+        If ``seed < 0``, a fraction is outside (0, 1), or the fractions sum to 1 or more or
+        round to every image, leaving the training split empty.
     ImportError
         If scikit-learn, which holds the data, is not installed.
     """
     _check_split_args(seed, val_fraction, test_fraction, standardize)
     table = np.loadtxt(_digits_file(), delimiter=",")
     X, y = table[:, :-1], table[:, -1].astype(np.int64)
-    n_test, n_val = (max(1, round(f * y.size)) for f in (test_fraction, val_fraction))
-    n_val = min(n_val, y.size - n_test - 1)  # rounding up must leave a training image
+    n_test, n_val = _split_sizes(y.size, val_fraction, test_fraction)
     test, val, train = _stratified_parts(y, (n_test, n_val), np.random.default_rng(seed))
     X_train, X_val, X_test = X[train], X[val], X[test]
     if standardize:

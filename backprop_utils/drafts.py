@@ -1,8 +1,8 @@
-"""First drafts of the vectorized softmax loss, wrong on purpose, and a plain reference (chapter 6).
+"""First drafts of the vectorized softmax loss, wrong on purpose, and a plain reference (chapter 7).
 
 The drafts here are WRONG ON PURPOSE. Each one is a plausible first attempt at a vectorized
 ``softmax_loss(scores, y) -> (loss, dscores)`` that is right everywhere except for ONE mistake,
-named in its docstring, of a kind that vectorizing a derivation invites. Chapter 6 runs each draft
+named in its docstring, of a kind that vectorizing a derivation invites. Chapter 7 runs each draft
 and shows the check that catches it. Use :func:`backprop_utils.softmax.softmax_loss` for real work.
 
 The mistakes, one per function:
@@ -20,8 +20,8 @@ float64. The mistakes show up as NumPy errors or as wrong numbers: that is their
 
 One function here is not a draft: :func:`softmax_loss_vectorized` is RIGHT, the plain vectorized
 reference, one NumPy expression per equation, with none of the optimizations of ``softmax_loss``
-(no blocks, no skipped shift, no in-place passes). Chapter 6 times it against both, to measure
-what the optimizations buy.
+(no blocks, no skipped shift, no in-place passes). Chapter 7 shows it on the page; the appendix
+times it against ``softmax_loss`` to measure what the optimizations buy.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from backprop_utils._validation import refuse_masked
 
 __all__ = [
     "softmax_loss_vectorized",
@@ -47,16 +49,25 @@ def _check(scores: object, y: object) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     TypeError
-        If `scores` is not real numbers or `y` is not an integer array.
+        If `scores` is not real numbers or `y` is not an integer array, or either is a masked
+        array (its mask would be ignored).
     ValueError
-        If `scores` is not 2-D (N, C) with N, C >= 1, or `y` is not (N,) labels in [0, C).
+        If `scores` is not 2-D (N, C) with N, C >= 1 or holds NaN or infinity, or `y` is
+        ragged or not (N,) labels in [0, C).
     """
+    refuse_masked("scores", scores)
     if not isinstance(scores, np.ndarray) or scores.dtype.kind not in "fiu":
         raise TypeError("scores must be a real numeric ndarray of shape (N, C)")
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.size == 0:
         raise ValueError(f"scores must be a non-empty 2-D array (N, C), got shape {scores.shape}")
-    y = np.asarray(y)
+    if not np.isfinite(scores).all():
+        raise ValueError("scores must be finite: found NaN or infinity")
+    refuse_masked("y", y)
+    try:
+        y = np.asarray(y)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"y must be a 1-D integer array of shape ({len(scores)},)") from err
     if y.dtype.kind not in "iu":
         raise TypeError(f"y must be an integer array of class indices, got dtype {y.dtype}")
     n_samples, n_classes = scores.shape
@@ -292,16 +303,17 @@ def draft_modifies_input(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.n
 def softmax_loss_vectorized(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """The plain vectorized softmax loss and its gradient: a right reference, not a draft.
 
-    One NumPy expression per equation, on whole (N, C) arrays::
+    One NumPy expression per equation, on whole (N, C) arrays, with ``exp`` computed once::
 
-        s_ij   = s*_ij - max_c s*_ic                 the MAX node, as an (N, 1) column
-        lse_i  = log sum_c exp(s_ic)                 log-sum-exp, never log(p)
-        loss   = mean_i (lse_i - s_iy_i)
-        p_ij   = exp(s_ij - lse_i)
+        s_ij    = s*_ij - max_c s*_ic                 the MAX node, as an (N, 1) column
+        e_ij    = exp(s_ij)
+        S_i     = sum_c e_ic                          over the classes, as an (N, 1) column
+        p_ij    = e_ij / S_i
+        loss    = mean_i (log S_i - s_iy_i)           log-sum-exp, never log(p)
         dscores = (p_ij - [j = y_i]) / N
 
     It allocates a new array for every line and makes no attempt at speed: it is what the
-    derivation reads like in NumPy, and what ``softmax_loss`` is timed against.
+    derivation reads like in NumPy, and what ``softmax_loss`` is timed against (the appendix).
 
     Parameters
     ----------
@@ -316,15 +328,20 @@ def softmax_loss_vectorized(scores: np.ndarray, y: np.ndarray) -> tuple[float, n
     Raises
     ------
     TypeError
-        If `scores` is not a real numeric ndarray or `y` is not an integer array.
+        If `scores` is not a real numeric ndarray or `y` is not an integer array, or either is
+        a masked array.
     ValueError
-        If `scores` is not a non-empty (N, C) array or `y` does not hold N labels in [0, C).
+        If `scores` is not a non-empty (N, C) array of finite numbers or `y` does not hold N
+        labels in [0, C).
     """
     scores, y = _check(scores, y)
     n_samples, n_classes = scores.shape
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    log_sum_exp = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = np.mean(log_sum_exp[:, 0] - shifted[np.arange(n_samples), y])
-    probs = np.exp(shifted - log_sum_exp)
-    one_hot = y[:, None] == np.arange(n_classes)
-    return float(loss), (probs - one_hot) / n_samples
+    shifted = scores - scores.max(axis=1, keepdims=True)  # (N, C)
+    exps = np.exp(shifted)  # (N, C), the only exp
+    sum_exp = exps.sum(axis=1, keepdims=True)  # (N, 1), over the classes
+    probs = exps / sum_exp  # (N, C)
+    rows = np.arange(n_samples)
+    loss = np.mean(np.log(sum_exp[:, 0]) - shifted[rows, y])  # log-sum-exp
+    one_hot = y[:, None] == np.arange(n_classes)  # (N, C), [j = y_i]
+    dscores = (probs - one_hot) / n_samples  # N from the shape
+    return float(loss), dscores

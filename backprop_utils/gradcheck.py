@@ -17,7 +17,7 @@ rarely exactly ``2 h``: in float32, 1 + 1e-5 is stored as 1.0000100136. Every qu
 the step actually taken, the difference of the two stored probes (the gradient of sum(x^2) at
 1 in float32 comes out 2, not 2.0027). Where ``h`` is below half the spacing of that dtype at
 ``x_k`` (about 1.1e-16 at ``x_k = 1`` in float64, 6e-8 in float32), both probes round back to
-``x_k`` and the gradient there comes out 0: the round-off regime, which chapter 2 plots.
+``x_k`` and the gradient there comes out 0: the round-off regime, which chapter 3 plots.
 float16 ``x`` is refused: its spacing near 1 is about 1e-3, so the default ``h = 1e-5`` does not
 move ``x`` at all, and a step large enough to move it is itself rounded by up to 5e-4.
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from backprop_utils._validation import refuse_masked
+from backprop_utils._validation import OverflowValueError, refuse_masked
 
 __all__ = [
     "AffineCache",
@@ -119,8 +119,9 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
         If an argument is not a real numeric array, or is a masked array.
     ValueError
         If ``x`` has fewer than 2 dimensions or no rows, if the shapes do not chain
-        (w must be (D, M), b must be (M,)), if any argument holds NaN or infinity, or if
-        ``w`` or ``b`` holds a value beyond the range of float32 when ``x`` is float32.
+        (w must be (D, M), b must be (M,)), if any argument holds NaN or infinity, if
+        ``w`` or ``b`` holds a value beyond the range of float32 when ``x`` is float32, or if
+        ``out`` overflows (the arguments are too large).
     """
     x = _check_array("x", x, finite=True)
     if x.ndim < 2:
@@ -130,7 +131,9 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     n_inputs = int(np.prod(x.shape[1:]))
     w = _check_array("w", w, (n_inputs, None), x.dtype.type, finite=True)
     b = _check_array("b", b, (w.shape[1],), x.dtype.type, finite=True)
-    out = x.reshape(x.shape[0], n_inputs) @ w + b
+    with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
+        out = x.reshape(x.shape[0], n_inputs) @ w + b
+    _check_result(out, "out = x @ w + b", "x, w or b")
     return out, AffineCache(x, w, b)
 
 
@@ -160,8 +163,8 @@ def affine_backward(
         fields is not a real numeric array (masked arrays are refused).
     ValueError
         If the cache's shapes do not chain (cache.x (N, d_1, ..., d_k) with N >= 1, cache.w
-        (D, M), cache.b (M,)), ``dout`` does not have shape (N, M), or a value is beyond the
-        range of float32 when cache.x is float32.
+        (D, M), cache.b (M,)), ``dout`` does not have shape (N, M) or is not finite, a value
+        is beyond the range of float32 when cache.x is float32, or a gradient overflows.
     """
     if not isinstance(cache, AffineCache):
         raise TypeError(
@@ -178,12 +181,26 @@ def affine_backward(
     from_w = f" to chain with cache.w of shape {w.shape}"
     _check_array("cache.b", cache.b, (w.shape[1],), x.dtype.type, shape_note=from_w)
     from_cache = f", (N, M) from cache.x {x.shape} and cache.w {w.shape}"
-    dout = _check_array("dout", dout, (x.shape[0], w.shape[1]), x.dtype.type, shape_note=from_cache)
+    dout = _check_array(
+        "dout", dout, (x.shape[0], w.shape[1]), x.dtype.type, finite=True, shape_note=from_cache
+    )
     x_rows = x.reshape(x.shape[0], -1)
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = x_rows.T @ dout
-    db = dout.sum(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):  # tested below
+        dx = (dout @ w.T).reshape(x.shape)
+        dw = x_rows.T @ dout
+        db = dout.sum(axis=0)
+    _check_result(dx, "dx = dout @ w.T", "dout or cache.w")
+    _check_result(dw, "dw = x.T @ dout", "dout or cache.x")
+    _check_result(db, "db, the column sums of dout,", "dout")
     return dx, dw, db
+
+
+def _check_result(result: np.ndarray, what: str, names: str) -> None:
+    """Raise if a result computed from finite arguments overflowed (inf, or inf - inf)."""
+    if not np.isfinite(result).all():
+        raise OverflowValueError(
+            f"{what} overflows {result.dtype}: {names} is too large; rescale them"
+        )
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

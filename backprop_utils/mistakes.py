@@ -55,7 +55,10 @@ SECTIONS: dict[str, tuple[int, str]] = {
     "norm_idea": (9, "The idea"),
     "norm_symbols": (9, "What each symbol holds"),
     "variance_path": (10, "The vacuous check: an all-ones upstream gradient"),
-    "matrix_form": (13, "The derivation: the whole backward pass in matrix form"),
+    "matmul_shapes": (2, "By dimension analysis"),
+    "broadcast_sum": (2, "Broadcasting forward is summing backward"),
+    "elementwise": (2, "Sum, mean and elementwise gates"),
+    "affine_layer": (2, "The affine layer in code"),
 }
 
 
@@ -395,7 +398,7 @@ AFFINE_BACKWARD: tuple[Mistake, ...] = (
         "transposed matmul gradient",
         "a matmul gradient has a factor transposed the wrong way: dx = dout @ w.T and "
         "dw = x.T @ dout (match the shapes); a square w hides the error",
-        "matrix_form",
+        "matmul_shapes",
         (affine_dx_without_transpose, affine_dw_transposed),
     ),
     Mistake(
@@ -409,14 +412,14 @@ AFFINE_BACKWARD: tuple[Mistake, ...] = (
         "extra 1/N in a layer gradient",
         "the gradients are divided by the batch size N; a layer sums over the batch, and only "
         "the loss takes the mean",
-        "matrix_form",
+        "affine_layer",
         (affine_batch_mean,),
     ),
     Mistake(
         "wrong-axis sum",
         "db is summed over the outputs (axis=1) instead of the samples (axis=0): an (N,) "
         "vector, silently wrong when N == M",
-        "matrix_form",
+        "broadcast_sum",
         (affine_db_wrong_axis,),
     ),
 )
@@ -426,7 +429,7 @@ RELU_BACKWARD: tuple[Mistake, ...] = (
         "ReLU mask taken from the wrong array",
         "the gradient is dout where the forward's input x > 0 and 0 elsewhere; the mask was "
         "taken from another array (dout, or the output max(0, x) used as a factor)",
-        "matrix_form",
+        "elementwise",
         (relu_mask_from_dout, relu_times_output),
     ),
     Mistake(

@@ -21,7 +21,8 @@ and ``beta`` plays its part.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import Any
 
@@ -29,8 +30,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from backprop_utils._validation import refuse_masked
-from backprop_utils.batchnorm import BatchNorm, _OverflowValueError
+from backprop_utils._validation import OverflowValueError, refuse_masked
+from backprop_utils.batchnorm import BatchNorm
 from backprop_utils.layers import affine_backward, affine_forward, relu_backward, relu_forward
 from backprop_utils.softmax import softmax_loss
 
@@ -125,6 +126,19 @@ def _check_data(
             f"[{y.min()}, {y.max()}]"
         )
     return X, y.astype(np.int64, copy=False)
+
+
+@contextmanager
+def _diverges(where: str, error_type: type[Exception] = OverflowValueError) -> Iterator[None]:
+    """Report an overflow inside the network as FloatingPointError: training diverged.
+
+    A layer's own error names its own arguments (batch norm's ``x``, ``dout``): inside the
+    network those are activations, not anything the caller passed.
+    """
+    try:
+        yield
+    except error_type as error:
+        raise FloatingPointError(f"{where} overflowed: the network diverged ({error})") from error
 
 
 class FullyConnectedNet:
@@ -253,30 +267,20 @@ class FullyConnectedNet:
         for layer in range(1, self.num_layers):
             weights = self.params[f"W{layer}"]
             bias = self.params.get(f"b{layer}", np.zeros(weights.shape[1], dtype=self.dtype))
-            hidden, affine_cache = affine_forward(hidden, weights, bias)
+            with _diverges(f"affine layer {layer}"):
+                hidden, affine_cache = affine_forward(hidden, weights, bias)
             if self.batchnorm:
-                if not np.isfinite(hidden).all():
-                    raise FloatingPointError(
-                        f"affine layer {layer} overflowed: the network diverged"
-                    )
                 bn = self.bn_layers[layer - 1]
                 bn.gamma, bn.beta = self.params[f"gamma{layer}"], self.params[f"beta{layer}"]
-                try:
+                with _diverges(f"batch norm {layer}"):
                     hidden = bn.forward(hidden, train=train)
-                except _OverflowValueError as error:  # it names bn's x: here, an activation
-                    raise FloatingPointError(
-                        f"batch norm {layer} overflowed: the network diverged ({error})"
-                    ) from error
             hidden, relu_cache = relu_forward(hidden)
-            if not np.isfinite(hidden).all():
-                raise FloatingPointError(f"hidden layer {layer} overflowed: the network diverged")
             caches.append((affine_cache, relu_cache))
         last = self.num_layers
-        scores, affine_cache = affine_forward(
-            hidden, self.params[f"W{last}"], self.params[f"b{last}"]
-        )
-        if not np.isfinite(scores).all():
-            raise FloatingPointError("the scores overflowed: the network diverged")
+        with _diverges("the scores"):
+            scores, affine_cache = affine_forward(
+                hidden, self.params[f"W{last}"], self.params[f"b{last}"]
+            )
         caches.append(affine_cache)
         return scores, caches
 
@@ -328,17 +332,20 @@ class FullyConnectedNet:
 
         grads: dict[str, np.ndarray] = {}
         last = self.num_layers
-        dhidden, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dscores, caches[-1])
-        for layer in range(last - 1, 0, -1):
-            affine_cache, relu_cache = caches[layer - 1]
-            dhidden = relu_backward(dhidden, relu_cache)
-            if self.batchnorm:
-                bn = self.bn_layers[layer - 1]
-                dhidden = bn.backward(dhidden)
-                grads[f"gamma{layer}"], grads[f"beta{layer}"] = bn.dgamma, bn.dbeta
-            dhidden, grads[f"W{layer}"], dbias = affine_backward(dhidden, affine_cache)
-            if not self.batchnorm:
-                grads[f"b{layer}"] = dbias
+        # Every argument below was made by the forward pass: a ValueError here can only be a
+        # gradient that overflowed (or its NaN, caught by the next layer), so it is divergence.
+        with _diverges("the backward pass", ValueError):
+            dhidden, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dscores, caches[-1])
+            for layer in range(last - 1, 0, -1):
+                affine_cache, relu_cache = caches[layer - 1]
+                dhidden = relu_backward(dhidden, relu_cache)
+                if self.batchnorm:
+                    bn = self.bn_layers[layer - 1]
+                    dhidden = bn.backward(dhidden)
+                    grads[f"gamma{layer}"], grads[f"beta{layer}"] = bn.dgamma, bn.dbeta
+                dhidden, grads[f"W{layer}"], dbias = affine_backward(dhidden, affine_cache)
+                if not self.batchnorm:
+                    grads[f"b{layer}"] = dbias
         for layer, w in enumerate(weights, 1):
             grads[f"W{layer}"] = grads[f"W{layer}"] + self.reg * w
         grads = {name: grads[name].astype(self.dtype, copy=False) for name in self.params}
@@ -588,6 +595,7 @@ def probe_gradient_direction(
     """
     if not isinstance(net, FullyConnectedNet):
         raise TypeError(f"net must be a FullyConnectedNet, got {type(net).__name__}")
+    refuse_masked("step_sizes", step_sizes)
     if isinstance(step_sizes, str | bytes) or not isinstance(step_sizes, Sequence | np.ndarray):
         raise TypeError(f"step_sizes must be a sequence of real numbers, got {step_sizes!r}")
     steps = [_check_real("step_sizes[i]", eta, 0.0, math.inf, False) for eta in step_sizes]

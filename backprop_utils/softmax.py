@@ -195,7 +195,7 @@ def max_node_backward(dnormalized: np.ndarray, scores: np.ndarray) -> np.ndarray
     ``dnormalized + max_node_backward(dnormalized, scores)`` at the raw scores: the direct
     path plus what the MAX node routes to each row's largest raw score (the first of them at
     a tie). For the softmax loss this share is zero up to rounding, because the rows of its
-    gradient sum to zero; chapter 5 shows why a gradient check of the loss cannot see it.
+    gradient sum to zero; chapter 6 shows why a gradient check of the loss cannot see it.
 
     Parameters
     ----------

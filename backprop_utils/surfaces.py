@@ -23,6 +23,13 @@ of ones to ``X`` and a row to ``W``.
 A grid of ``G`` points with ``N`` samples and ``C`` classes holds ``G * N * C`` scores in memory.
 Float32 inputs (all of ``X``, ``W0``, ``D1``, ``D2``, or ``scores``) give float32 results; any
 other real input is computed in float64. Inputs are never modified.
+
+Bad input raises a TypeError or ValueError that names the argument: masked arrays (their mask
+would be ignored), ragged nested lists, and values the computation cannot hold. When a score,
+a loss, a penalty or a gradient overflows, the error names the arguments it was computed from
+(never an intermediate array); when gradient descent overflows after its first step, the error
+says that it diverged and names ``learning_rate``. With ``reg = 0`` the penalty is 0, also for
+weights whose squares overflow.
 """
 
 from __future__ import annotations
@@ -208,9 +215,10 @@ def _check_linear(
     Raises
     ------
     TypeError
-        If an array does not hold real numbers or ``y`` not integers.
+        If an array does not hold real numbers or ``y`` not integers, or is a masked array.
     ValueError
-        If a shape does not match, an array is not finite or a label is out of range.
+        If an array is ragged, a shape does not match, an array is not finite or a label is out
+        of range.
     """
     X = _real_array("X", X, ndim=2)
     if X.shape[0] < 1:
@@ -278,10 +286,12 @@ def two_score_loss(
     Raises
     ------
     TypeError
-        If an array does not hold real numbers, or ``label``/``classes`` are not integers.
+        If an array does not hold real numbers or is a masked array, or ``label``/``classes``
+        are not integers.
     ValueError
-        If ``scores`` is not 1-D with C >= 2, a value is not finite, an index is out of range,
-        the two classes coincide or the value arrays do not broadcast.
+        If an array is ragged, ``scores`` is not 1-D with C >= 2, a value is not finite (or,
+        with float32 ``scores``, beyond the range of float32), an index is out of range, the
+        two classes coincide or the value arrays do not broadcast.
     """
     scores, label, i, j = _check_two_score(scores, label, classes)
     values_i, values_j = _grid(scores.dtype, values_i=values_i, values_j=values_j)
@@ -361,10 +371,12 @@ def linear_loss(
     Raises
     ------
     TypeError
-        If an array does not hold real numbers, ``y`` not integers or ``reg`` not a number.
+        If an array does not hold real numbers or is a masked array, ``y`` not integers or
+        ``reg`` not a number.
     ValueError
-        If the shapes do not match, a value is not finite, a label is out of range or
-        ``reg < 0``.
+        If an array is ragged, the shapes do not match, a value is not finite, a label is out
+        of range, ``reg < 0``, or the scores ``X @ W``, the penalty, the loss or the gradient
+        overflow (the message names the arguments that are too large).
     """
     X, y, W, _ = _check_linear(X, y, W, w_name="W")
     reg = _nonnegative("reg", reg)
@@ -401,7 +413,7 @@ def random_directions(
 
     With the bias trick the last row of ``weights`` holds the biases; it belongs to each column
     and is rescaled with it, so the directions move the biases too. (The reference code of
-    Li et al. sets the direction of every bias to zero by default; chapter 7 says why the book
+    Li et al. sets the direction of every bias to zero by default; chapter 8 says why the book
     does not.)
 
     Parameters
@@ -423,10 +435,12 @@ def random_directions(
     Raises
     ------
     TypeError
-        If ``weights`` does not hold real numbers or ``seed`` is not an integer.
+        If ``weights`` does not hold real numbers or is a masked array, or ``seed`` is not an
+        integer.
     ValueError
-        If ``weights`` is not 2-D and finite, ``seed < 0``, ``normalization`` is unknown, or
-        ``weights`` is all zeros with ``normalization="filter"``.
+        If ``weights`` is not 2-D and finite, ``seed < 0``, ``normalization`` is unknown,
+        ``weights`` is all zeros with ``normalization="filter"``, or a column of ``weights``
+        has a norm beyond the range of its dtype.
     """
     weights = _real_array("weights", weights, ndim=2)
     if weights.size == 0:
@@ -440,14 +454,38 @@ def random_directions(
     dtype = _result_dtype(weights)
     directions = np.random.default_rng(seed).standard_normal((2, *weights.shape))
     if normalization == "filter":
-        column_norms = np.linalg.norm(weights.astype(np.float64), axis=0)
+        column_norms = _column_norms(weights.astype(np.float64))
         if not np.any(column_norms > 0):
             raise ValueError(
                 "weights must not be all zeros for normalization='filter' "
                 "(the directions would be zero); use normalization='none'"
             )
         directions *= column_norms / np.linalg.norm(directions, axis=1, keepdims=True)
-    return directions[0].astype(dtype), directions[1].astype(dtype)
+    too_large = "a direction scaled to the columns of weights"
+    return tuple(_finite(_cast_quietly(d, dtype), too_large, "weights") for d in directions)
+
+
+def _column_norms(weights: np.ndarray) -> np.ndarray:
+    """The Euclidean norm of every column, also where the sum of squares overflows.
+
+    ``np.linalg.norm`` adds the squares, which overflow for entries above about 1e154 even
+    when the norm does not; such columns are scaled by their largest magnitude first.
+    """
+    with np.errstate(over="ignore"):  # tested on the next line
+        norms = np.linalg.norm(weights, axis=0)
+    overflow = np.isinf(norms)
+    if overflow.any():
+        columns = weights[:, overflow]
+        largest = np.abs(columns).max(axis=0)
+        with np.errstate(over="ignore"):  # a norm beyond the largest float stays infinite
+            norms[overflow] = largest * np.linalg.norm(columns / largest, axis=0)
+    return norms
+
+
+def _cast_quietly(array: np.ndarray, dtype: type) -> np.ndarray:
+    """``array.astype(dtype)``, an overflow to infinity left for the caller to report."""
+    with np.errstate(over="ignore"):
+        return array.astype(dtype)
 
 
 def _slice_scores(
@@ -506,10 +544,12 @@ def slice_loss(
     Raises
     ------
     TypeError
-        If an array does not hold real numbers, ``y`` not integers or ``reg`` not a number.
+        If an array does not hold real numbers or is a masked array, ``y`` not integers or
+        ``reg`` not a number.
     ValueError
-        If the shapes do not match, a value is not finite, a label is out of range,
-        ``reg < 0`` or the coordinates do not broadcast.
+        If an array is ragged, the shapes do not match, a value is not finite, a label is out
+        of range, ``reg < 0``, the coordinates do not broadcast, or the scores or the loss
+        overflow at some grid point (the message names the arguments).
     """
     X, y, W0, (D1, D2) = _check_linear(X, y, W0, D1, D2)
     reg = _nonnegative("reg", reg)
@@ -518,6 +558,7 @@ def slice_loss(
 
 
 _SLICE_NAMES = "X, W0, D1, D2, alphas and betas"
+_DESCENT_NAMES = "X, W0, D1, D2 and start"
 
 
 def _slice_loss(
@@ -529,20 +570,19 @@ def _slice_loss(
     alphas: np.ndarray,
     betas: np.ndarray,
     reg: float,
+    names: str = _SLICE_NAMES,
 ) -> np.ndarray:
-    """:func:`slice_loss` on validated arguments; an overflow names the arguments."""
+    """:func:`slice_loss` on validated arguments; an overflow names the arguments, ``names``."""
     with np.errstate(over="ignore", invalid="ignore"):  # every overflow is tested below
         scores, _, _ = _slice_scores(X, W0, D1, D2, alphas, betas)
-        _finite(scores, "the scores X @ (W0 + a D1 + b D2) at some grid point", _SLICE_NAMES)
+        _finite(scores, "the scores X @ (W0 + a D1 + b D2) at some grid point", names)
         n_grid, n_samples, n_classes = scores.shape
         log_probs = log_softmax(scores.reshape(-1, n_classes)).reshape(scores.shape)
         loss = -log_probs[:, np.arange(n_samples), y].mean(axis=1)
         if reg:
             weights = W0 + alphas.reshape(-1, 1, 1) * D1 + betas.reshape(-1, 1, 1) * D2
             loss = loss + _half_squared_norm(reg, weights, axis=(1, 2))
-    return _finite(loss, "the loss at some grid point", f"reg, {_SLICE_NAMES}").reshape(
-        alphas.shape
-    )
+    return _finite(loss, "the loss at some grid point", f"reg, {names}").reshape(alphas.shape)
 
 
 def slice_gradient(
@@ -591,11 +631,12 @@ def _slice_gradient(
     alphas: np.ndarray,
     betas: np.ndarray,
     reg: float,
+    names: str = _SLICE_NAMES,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`slice_gradient` on validated arguments; an overflow names the arguments."""
     with np.errstate(over="ignore", invalid="ignore"):  # every overflow is tested below
         scores, along_1, along_2 = _slice_scores(X, W0, D1, D2, alphas, betas)
-        _finite(scores, "the scores X @ (W0 + a D1 + b D2) at some grid point", _SLICE_NAMES)
+        _finite(scores, "the scores X @ (W0 + a D1 + b D2) at some grid point", names)
         n_grid, n_samples, n_classes = scores.shape
         _, dscores = softmax_loss(scores.reshape(-1, n_classes), np.tile(y, n_grid))
         dscores = dscores.reshape(scores.shape) * n_grid
@@ -610,7 +651,7 @@ def _slice_gradient(
                 np.sum(W0 * D2) + a * np.sum(D1 * D2) + b * np.sum(D2 * D2)
             )
     for gradient in (dloss_dalpha, dloss_dbeta):
-        _finite(gradient, "the gradient at some grid point", f"reg, {_SLICE_NAMES}")
+        _finite(gradient, "the gradient at some grid point", f"reg, {names}")
     return dloss_dalpha.reshape(alphas.shape), dloss_dbeta.reshape(betas.shape)
 
 
@@ -669,7 +710,8 @@ def slice_descent(
     ------
     TypeError, ValueError
         As :func:`slice_loss`, or if ``start`` is not a pair of finite numbers,
-        ``learning_rate <= 0`` or ``n_steps < 0``.
+        ``learning_rate <= 0`` or ``n_steps < 0``; ValueError if the descent diverges until
+        the path or its loss overflows (the message names ``learning_rate``).
     """
     X, y, W0, (D1, D2) = _check_linear(X, y, W0, D1, D2)
     reg = _nonnegative("reg", reg)
@@ -682,12 +724,12 @@ def slice_descent(
     for step in range(n_steps):
         alphas, betas = _grid(X.dtype, alphas=path[step, 0], betas=path[step, 1])
         with _diverged_after(step, "the path (a, b)"):
-            da, db = _slice_gradient(X, y, W0, D1, D2, alphas, betas, reg)
+            da, db = _slice_gradient(X, y, W0, D1, D2, alphas, betas, reg, _DESCENT_NAMES)
             with np.errstate(over="ignore", invalid="ignore"):  # tested on the next line
                 path[step + 1] = path[step] - learning_rate * np.array([da, db])
             _finite(path[step + 1], "the path (a, b)", "learning_rate and reg")
     with _diverged_after(n_steps, "the path (a, b)"):
-        losses = _slice_loss(X, y, W0, D1, D2, path[:, 0], path[:, 1], reg)
+        losses = _slice_loss(X, y, W0, D1, D2, path[:, 0], path[:, 1], reg, _DESCENT_NAMES)
     return path, losses
 
 
@@ -704,8 +746,8 @@ def _diverged_after(step: int, what: str) -> Iterator[None]:
         if step == 0:
             raise
         raise ValueError(
-            f"gradient descent diverged: {what} grew until, at step {step}, {error}; "
-            "lower learning_rate (or reg)"
+            f"gradient descent diverged: {what} grew until the computation overflowed after "
+            f"{step} steps; lower learning_rate (or reg)"
         ) from error
 
 
@@ -750,7 +792,9 @@ def train_linear_classifier(
     Raises
     ------
     TypeError, ValueError
-        As :func:`linear_loss`, or if ``learning_rate <= 0`` or ``n_steps < 0``.
+        As :func:`linear_loss`, or if ``learning_rate <= 0`` or ``n_steps < 0``; ValueError if
+        the descent diverges until the weights or the loss overflow (the message names
+        ``learning_rate``).
     """
     X, y, W, _ = _check_linear(X, y, W_init, w_name="W_init")
     reg = _nonnegative("reg", reg)

@@ -29,6 +29,8 @@ import numpy as np
 import sympy as sp
 from sympy.simplify.simplify import factor_sum
 
+from backprop_utils._validation import refuse_masked
+
 __all__ = [
     "GeneralSymbols",
     "QuotientRule",
@@ -127,7 +129,8 @@ def _validate(C: object, N: object = None, arrays: tuple | None = None, **indice
     ------
     TypeError
         If a count or an index is not an integer (bool is not accepted), a sequence is
-        expected and something else is given, scores is not a real array or y not integer.
+        expected and something else is given, scores is not a real array or y not integer,
+        or any of them is a masked array (its mask would be ignored).
     ValueError
         If a count is < 1, an index lies outside 1..C, a sequence has not N entries, or
         scores or y has the wrong shape, a non-finite value or a label outside 0..C-1.
@@ -140,6 +143,7 @@ def _validate(C: object, N: object = None, arrays: tuple | None = None, **indice
         if count < 1:
             raise ValueError(f"{name} must be >= 1, got {count}")
     for name, value in indices.items():
+        refuse_masked(name, value)
         if N is None:
             values = [value]
         elif isinstance(value, Sequence | np.ndarray) and not isinstance(value, str):
@@ -160,13 +164,18 @@ def _validate(C: object, N: object = None, arrays: tuple | None = None, **indice
 def _validate_arrays(C: int, scores: object, y: object) -> None:
     """The NumPy half of :func:`_validate`: scores (N, C) finite reals, y (N,) labels 0..C-1."""
     real_kinds = "fiu"
+    refuse_masked("scores", scores)
     if not isinstance(scores, np.ndarray) or scores.dtype.kind not in real_kinds:
         raise TypeError("scores must be a numpy array of real numbers, shape (N, C)")
     if scores.ndim != 2 or scores.shape[1] != C or scores.shape[0] < 1:
         raise ValueError(f"scores must have shape (N, C) = (N, {C}), N >= 1, got {scores.shape}")
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores must be finite (no nan or inf)")
-    y = np.asarray(y)
+    refuse_masked("y", y)
+    try:
+        y = np.asarray(y)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"y must be a rectangular array of shape (N,) = ({len(scores)},)") from err
     if y.dtype.kind not in "iu":
         raise TypeError(f"y must hold integer labels, got dtype {y.dtype}")
     if y.shape != (scores.shape[0],):
@@ -749,7 +758,9 @@ def lambdify_softmax_loss(C: int) -> Callable[[np.ndarray, np.ndarray], tuple[fl
         ``loss_and_gradient(scores, y) -> (loss, dscores)``: scores an (N, C) array of finite
         real numbers, y an (N,) integer array of NumPy labels 0..C-1; loss a float (mean over
         N), dscores an (N, C) array, float32 for float32 scores and float64 otherwise. It
-        raises TypeError or ValueError for scores or y of the wrong type, shape or range.
+        raises TypeError or ValueError for scores or y of the wrong type, shape or range
+        (masked arrays and ragged lists included). With C = 1 the loss is 0 and the gradient
+        0: the one class has probability 1 whatever its score.
 
     Raises
     ------
@@ -782,7 +793,10 @@ def _lambdify_softmax_loss(C: int) -> Callable[[np.ndarray, np.ndarray], tuple[f
             rows = rows_max == k
             if rows.any():
                 arguments = (*scores64[rows].T, *targets[rows].T)
-                values[rows] = np.stack(np.broadcast_arrays(*piece(*arguments)), axis=1)
+                # an output that does not depend on the scores (all of them when C = 1: loss 0,
+                # gradient 0) comes back as a scalar: broadcast it to the rows
+                outputs = [np.broadcast_to(out, (rows.sum(),)) for out in piece(*arguments)]
+                values[rows] = np.stack(outputs, axis=1)
         dtype = np.float32 if scores.dtype == np.float32 else np.float64
         return float(values[:, 0].mean()), (values[:, 1:] / len(scores64)).astype(dtype)
 

@@ -36,6 +36,8 @@ from typing import NamedTuple
 import numpy as np
 import sympy as sp
 
+from backprop_utils._validation import refuse_masked
+
 __all__ = [
     "BatchNormExprs",
     "GeneralDerivation",
@@ -152,7 +154,11 @@ def _validate(
         return None, None, None, 0.0, np.dtype(np.float64)
     arrays = {}
     for name, value in (("x", x), ("dout", dout), ("gamma", gamma)):
-        array = np.asarray(value)
+        refuse_masked(name, value)
+        try:
+            array = np.asarray(value)
+        except ValueError as err:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular array of real numbers") from err
         if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
             raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
         if not np.all(np.isfinite(array)):
@@ -498,7 +504,9 @@ def lambdify_dx(n: int) -> Callable[..., np.ndarray]:
         ``dx_fn(x, dout, gamma=1.0, eps=1e-5) -> dx`` with x and dout of shape (n,) or (n, D)
         (each column is a feature), gamma a scalar or of shape (D,), eps > 0. dx has the shape
         of x, float32 if x is float32 and float64 otherwise. Inputs are not modified. It raises
-        TypeError / ValueError naming the argument on bad input.
+        TypeError / ValueError naming the argument on bad input (masked arrays and ragged
+        lists included), and ValueError where the expression, evaluated in float64, overflows
+        (x too large, or a tiny eps with a constant feature) instead of returning 0 or NaN.
 
     Raises
     ------
@@ -511,11 +519,65 @@ def lambdify_dx(n: int) -> Callable[..., np.ndarray]:
 
     def dx_fn(x, dout, gamma=1.0, eps=1e-5) -> np.ndarray:
         x, dout, gamma, eps, dtype = _validate(n, x, dout, gamma, eps)
-        rows = numeric(*x, *dout, gamma, eps)
-        return np.stack([np.broadcast_to(row, x.shape[1:]) for row in rows]).astype(dtype)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            if _in_safe_range(x, dout, gamma, eps):
+                dx = np.stack(
+                    [np.broadcast_to(r, x.shape[1:]) for r in numeric(*x, *dout, gamma, eps)]
+                )
+            else:  # each column as an (n, 1) array: the scales are per feature
+                columns = (n, -1)
+                dx = _rescaled_dx(numeric, x.reshape(columns), dout.reshape(columns), gamma, eps)
+                dx = dx.reshape(x.shape)
+            dx = dx.astype(dtype)
+        if not np.isfinite(dx).all():
+            raise ValueError(
+                f"dx overflows {np.dtype(dtype).name}: gamma or dout is too large for the spread "
+                "of x and eps; rescale them"
+            )
+        return dx
 
     dx_fn.__doc__ = f"dL/dx of batch norm for a batch of {n}, lambdified from SymPy."
     return dx_fn
+
+
+# SymPy's derivative is a sum of terms such as (x_i - mu)^2 dout_k / (sigma^2 + eps)^(3/2): inside
+# these bounds no term overflows or underflows to a wrong result in float64.
+_SAFE_MAGNITUDE = 1e30
+
+
+def _in_safe_range(x: np.ndarray, dout: np.ndarray, gamma: np.ndarray, eps: float) -> bool:
+    """True if SymPy's expression can be evaluated on these float64 arguments as they are."""
+    largest = max(np.abs(x).max(), np.abs(dout).max(), np.abs(gamma).max(), eps)
+    if not largest <= _SAFE_MAGNITUDE:
+        return False
+    return bool((x.var(axis=0) + eps).min() >= 1 / _SAFE_MAGNITUDE)
+
+
+def _rescaled_dx(
+    numeric: Callable, x: np.ndarray, dout: np.ndarray, gamma: np.ndarray, eps: float
+) -> np.ndarray:
+    """SymPy's dx evaluated on centred, scaled arguments, where as given they would overflow.
+
+    Batch norm's dx does not change when x is shifted, is linear in dout and gamma, and is
+    divided by s when x is multiplied by s and eps by s^2. Each column is therefore evaluated
+    at x' = (x - mean) / s with s = sqrt(var + eps), eps' = eps / s^2 (so var' + eps' = 1),
+    dout' = dout / max|dout| and gamma' = 1, and the result multiplied back by
+    gamma * max|dout| / s. The scales are computed without squaring x, which could overflow.
+    """
+    x_scale = np.abs(x).max(axis=0)
+    x_scale[x_scale == 0] = 1.0
+    z = x / x_scale  # in [-1, 1]
+    deviations = z - z.mean(axis=0)
+    s = np.hypot(x_scale * np.sqrt((deviations**2).mean(axis=0)), np.sqrt(eps))  # sqrt(var + eps)
+    ratio = s / x_scale
+    x_centred = np.divide(deviations, ratio, out=np.zeros_like(deviations), where=deviations != 0)
+    eps_scaled = (np.sqrt(eps) / s) ** 2  # <= 1
+    dout_scale = np.abs(dout).max(axis=0)
+    dout_scale[dout_scale == 0] = 1.0
+    dout_scaled = dout / dout_scale
+    rows = numeric(*x_centred, *dout_scaled, np.ones_like(s), eps_scaled)
+    dx_scaled = np.stack([np.broadcast_to(row, s.shape) for row in rows])
+    return dx_scaled * (dout_scale / s) * np.broadcast_to(gamma, s.shape)
 
 
 # Symbolic batch size ---------------------------------------------------------------------------

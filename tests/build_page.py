@@ -21,6 +21,9 @@ def main(page: str) -> int:
     book = Path(tempfile.mkdtemp(prefix=f"page-{source.stem}-"))
     for name in ("_config.yml", "references.bib"):
         shutil.copy(ROOT / name, book / name)
+    for folder in ("_ext", "_static", "_latex"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, book / folder)
     (book / "chapters").mkdir()
     shutil.copy(source, book / "chapters" / source.name)
     shutil.copy(ROOT / "chapters" / "references.md", book / "chapters" / "references.md")

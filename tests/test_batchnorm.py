@@ -737,3 +737,43 @@ def test_float32_cache_with_a_dout_beyond_float32_raises_naming_dout(backward):
     dout[0, 0] = 1e39
     with pytest.raises(ValueError, match="dout holds values beyond the range of float32"):
         backward(dout, cache)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=BACKWARD_IDS)
+def test_dout_whose_column_sums_overflow_raises_saying_so(backward):
+    # the message said "dout must be finite: found NaN or infinity" for a finite dout
+    x, gamma, beta, _ = random_batch(4, 3)
+    _, cache = batchnorm_forward(x, gamma, beta)
+    dout = np.full((4, 3), 1e308)
+    with pytest.raises(ValueError, match="dout is too large: its column sums overflow"):
+        backward(dout, cache)
+
+
+@pytest.mark.parametrize("backward", BACKWARDS, ids=BACKWARD_IDS)
+def test_dout_whose_dgamma_overflows_raises_saying_so(backward):
+    # the column sums of dout are 0, sum(dout * xhat) is about 1.7e308 * 2.4: infinity
+    x = np.array([[-1.0], [0.0], [1.0], [0.0]])
+    _, cache = batchnorm_forward(x, np.ones(1), np.zeros(1))
+    dout = np.array([[-1.7e308], [0.0], [1.7e308], [0.0]])
+    with pytest.raises(ValueError, match=r"dout is too large: dgamma = sum\(dout \* xhat\)"):
+        backward(dout, cache)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_layer_inference_backward_refuses_a_dout_that_is_not_finite(bad):
+    # NaN went straight into dx, dgamma and dbeta
+    layer = BatchNorm(2)
+    layer.forward(np.ones((3, 2)), train=False)
+    dout = np.ones((3, 2))
+    dout[0, 1] = bad
+    with pytest.raises(ValueError, match="dout must be finite"):
+        layer.backward(dout)
+
+
+def test_layer_inference_backward_whose_dx_overflows_raises():
+    layer = BatchNorm(1)
+    layer.running_var = np.zeros(1)
+    layer.eps = 1e-300
+    layer.forward(np.zeros((2, 1)), train=False)
+    with pytest.raises(ValueError, match="dout is too large: dx = dout"):
+        layer.backward(np.array([[1e200], [0.0]]))

@@ -10,11 +10,19 @@ import json
 import re
 
 import pytest
+import reading_stats
 from run_notebooks import KERNELSPEC, NBFORMAT
 from tocfiles import ROOT, toc_notebooks
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
-CHAPTERS = [path for path in toc_notebooks() if re.match(r"\d\d_", path.name)]
+NUMBERED = [path for path in toc_notebooks() if re.match(r"\d\d_", path.name)]
+APPENDICES = [path for path in toc_notebooks() if path.name.startswith("appendix_")]
+CHAPTERS = NUMBERED + APPENDICES  # every house rule holds for both; numbers only for NUMBERED
+
+
+def _label_prefix(path) -> str:
+    """``ch07`` for chapter 7, ``appendix`` for an appendix: the start of its labels."""
+    return f"ch{path.name[:2]}" if path in NUMBERED else "appendix"
 
 
 def _cells(path, kind):
@@ -27,13 +35,14 @@ def _cells(path, kind):
 
 
 def test_every_chapter_of_the_outline_is_in_the_toc():
-    assert [int(path.name[:2]) for path in CHAPTERS] == list(range(1, 12))
+    assert [int(path.name[:2]) for path in NUMBERED] == list(range(1, 14))
+    assert [path.stem for path in APPENDICES] == ["appendix_making_it_fast"]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
 def test_title_is_numbered_like_the_toc(path):
     markdown, _ = _cells(path, "markdown")
-    number = int(path.name[:2])
+    number = int(path.name[:2]) if path in NUMBERED else "[A-Z]"
     assert re.match(rf"# {number}\. \S", markdown[0]), markdown[0][:60]
 
 
@@ -63,7 +72,7 @@ def test_every_figure_is_shown_by_its_cell_named_and_captioned(path):
         source = "".join(cell["source"])[:60]
         assert figure, f"{path.name}: an image without figure metadata: {source!r}"
         assert len(images) == len(cell["outputs"]) == 1, f"{path.name}: {source!r}"
-        prefix = f"fig-ch{path.name[:2]}-"
+        prefix = f"fig-{_label_prefix(path)}-"
         assert figure.get("name", "").startswith(prefix), f"{path.name}: {figure.get('name')}"
         assert len(figure.get("caption", "").split()) >= 5, f"{path.name}: {figure['name']}"
     assert figures, f"{path.name} draws no figure"
@@ -194,3 +203,11 @@ def test_solution_code_is_run_and_asserts(path):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"
         ]
         assert not prints, f"{path.name}: a solution prints instead of asserting"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
+def test_chapter_meets_the_reading_targets(path):
+    """About 10 visible asserts and under about 2,500 words of prose (`make reading`)."""
+    words, asserts = reading_stats.stats(path)
+    assert asserts <= reading_stats.MAX_VISIBLE_ASSERTS, f"{path.name}: {asserts} visible asserts"
+    assert words <= reading_stats.MAX_PROSE_WORDS, f"{path.name}: {words} words of prose"

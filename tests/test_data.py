@@ -259,3 +259,24 @@ def test_digits_reject_a_non_bool_standardize():
 def test_digits_reject_a_float_seed():
     with pytest.raises(TypeError, match="seed"):
         load_digits_splits(seed=0.5)
+
+
+@pytest.mark.parametrize(
+    ("val_fraction", "test_fraction"),
+    [
+        (1e-4, 0.9998),  # the test split rounds to all 1797 images: train and val were empty
+        (1e-4, 0.9997),  # 1796 test images and the 1 validation image left nothing to train on
+        (0.4, 0.5998),  # 719 + 1078 = 1797
+    ],
+)
+def test_digits_reject_fractions_that_round_to_every_image(val_fraction, test_fraction):
+    assert val_fraction + test_fraction < 1
+    with pytest.raises(ValueError, match="val_fraction = .* and test_fraction = .* leave no image"):
+        load_digits_splits(val_fraction=val_fraction, test_fraction=test_fraction)
+
+
+def test_digits_fractions_that_leave_one_training_image_give_three_non_empty_splits():
+    splits = load_digits_splits(val_fraction=0.4, test_fraction=0.5994)
+    sizes = [splits[f"y_{part}"].size for part in ("train", "val", "test")]
+    assert sizes == [1, 719, 1077]
+    assert all(np.isfinite(splits[f"X_{part}"]).all() for part in ("train", "val", "test"))

@@ -56,6 +56,19 @@ def test_reference_does_not_modify_its_input():
     np.testing.assert_array_equal(scores, kept)
 
 
+def test_reference_computes_exp_once(monkeypatch):
+    calls = []
+    real_exp = np.exp
+
+    def counting_exp(*args, **kwargs):
+        calls.append(np.shape(args[0]))
+        return real_exp(*args, **kwargs)
+
+    monkeypatch.setattr(np, "exp", counting_exp)
+    drafts.softmax_loss_vectorized(*batch(4, 3, seed=5))
+    assert calls == [(4, 3)]
+
+
 def test_reference_rejects_labels_out_of_range():
     with pytest.raises(ValueError, match="y must hold class indices"):
         drafts.softmax_loss_vectorized(np.zeros((2, 3)), np.array([0, 3]))
@@ -111,3 +124,55 @@ def test_modifies_input_changes_the_callers_scores_but_not_the_result():
     loss, _ = drafts.draft_modifies_input(scores, y)
     assert not np.array_equal(scores, kept)
     assert loss == pytest.approx(float(softmax_loss(kept, y)[0]), rel=1e-12)
+
+
+# the edges of issue 15 ------------------------------------------------------------------------
+
+EVERY_FUNCTION = [
+    drafts.softmax_loss_vectorized,
+    drafts.draft_wrong_axis,
+    drafts.draft_max_node_shape,
+    drafts.draft_sum_over_samples,
+    drafts.draft_log_of_probs,
+    drafts.draft_modifies_input,
+    drafts.make_draft_outer_scope_n(2),
+]
+EVERY_ID = [
+    "reference",
+    "wrong_axis",
+    "max_node",
+    "sum_samples",
+    "log_probs",
+    "in_place",
+    "outer_n",
+]
+
+
+@pytest.mark.parametrize("function", EVERY_FUNCTION, ids=EVERY_ID)
+def test_masked_scores_are_refused(function):
+    scores = np.ma.masked_array([[1.0, 1e30], [0.0, 1.0]], mask=[[False, True], [False, False]])
+    with pytest.raises(TypeError, match="scores must not be a masked array"):
+        function(scores, np.array([0, 1]))
+
+
+@pytest.mark.parametrize("function", EVERY_FUNCTION, ids=EVERY_ID)
+def test_masked_labels_are_refused(function):
+    labels = np.ma.masked_array([0, 1], mask=[True, False])
+    with pytest.raises(TypeError, match="y must not be a masked array"):
+        function(np.zeros((2, 2)), labels)
+
+
+@pytest.mark.parametrize("function", EVERY_FUNCTION, ids=EVERY_ID)
+def test_ragged_labels_raise_naming_y(function):
+    # np.asarray's own error: "setting an array element with a sequence ... inhomogeneous"
+    with pytest.raises(ValueError, match=r"y must be a 1-D integer array of shape \(2,\)"):
+        function(np.zeros((2, 2)), [[0], [1, 0]])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("function", EVERY_FUNCTION, ids=EVERY_ID)
+def test_scores_that_are_not_finite_are_refused_like_the_real_module(function, bad):
+    # the drafts returned NaN; softmax_loss refuses such scores
+    scores = np.array([[0.0, bad], [1.0, 2.0]])
+    with pytest.raises(ValueError, match="scores must be finite"):
+        function(scores, np.array([0, 1]))

@@ -361,3 +361,34 @@ def test_relu_of_a_long_double_beyond_float64_raises():
         pytest.skip("long double is float64 on this platform")
     with pytest.raises(ValueError, match="x holds values beyond the range of float64"):
         relu_forward(np.array([np.longdouble("1e400")]))
+
+
+def test_affine_forward_whose_output_overflows_raises_naming_the_arguments():
+    # 1e300 * 1e10 - 1e300 * 1e10 was inf - inf: NaN, returned in silence
+    x, w = np.array([[1e300, 1e300]]), np.array([[1e10], [-1e10]])
+    with pytest.raises(ValueError, match=r"out = x @ w \+ b overflows float64: x, w or b"):
+        affine_forward(x, w, np.zeros(1))
+
+
+def test_affine_forward_near_the_largest_float_is_still_computed():
+    out, _ = affine_forward(np.array([[1e300, 2.0]]), np.array([[1.5], [1.0]]), np.ones(1))
+    assert out.tolist() == [[1.5e300]]
+
+
+def test_affine_backward_whose_gradient_overflows_raises_naming_dout():
+    _, cache = affine_forward(np.zeros((1, 2)), np.full((2, 3), 1e308), np.zeros(3))
+    with pytest.raises(ValueError, match=r"dx = dout @ w.T overflows float64: dout or cache.w"):
+        affine_backward(np.ones((1, 3)), cache)
+    _, cache = affine_forward(np.full((3, 1), 1e308), np.ones((1, 2)), np.zeros(2))
+    with pytest.raises(ValueError, match=r"dw = x.T @ dout overflows float64: dout or cache.x"):
+        affine_backward(np.ones((3, 2)), cache)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_affine_backward_refuses_a_dout_that_is_not_finite(bad):
+    # NaN and infinity went straight into the gradients
+    _, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.ones(4))
+    dout = np.ones((2, 4))
+    dout[1, 2] = bad
+    with pytest.raises(ValueError, match="dout must be finite"):
+        affine_backward(dout, cache)

@@ -673,3 +673,22 @@ def test_data_beyond_float32_in_a_float32_network_raises_naming_it():
     X[0, 0] = 1e39
     with pytest.raises(ValueError, match="X_train holds values beyond the range of float32"):
         train(TwoLayerNet(4, 5, 3, dtype=np.float32), X, y, progress=False)
+
+
+def test_a_gradient_that_overflows_in_the_backward_pass_is_a_floating_point_error():
+    # dhidden = dscores @ W2.T = 2/3 * 1.7e308 + 2/3 * 1.7e308 overflows; the layer's own
+    # ValueError named its dout and cache.w
+    net = TwoLayerNet(2, 2, 3)
+    net.params["W1"][...] = -1.0  # every hidden unit is 0 after the ReLU: the scores are 0
+    net.params["W2"][...] = [[-1.7e308, 1.7e308, 1.7e308]] * 2
+    with pytest.raises(FloatingPointError, match="the backward pass overflowed"):
+        net.loss(np.ones((1, 2)), np.array([0]))
+    history = train(net, np.ones((2, 2)), np.array([0, 0]), batch_size=1, progress=False)
+    assert history["diverged"] is True
+
+
+def test_probe_refuses_masked_step_sizes():
+    X, y = tiny_problem(4, 4, 3, 0)
+    steps = np.ma.masked_array([0.1, 0.2], mask=[False, True])
+    with pytest.raises(TypeError, match="step_sizes must not be a masked array"):
+        probe_gradient_direction(TwoLayerNet(4, 5, 3), X, y, steps)

@@ -503,3 +503,174 @@ def test_train_rejects_weights_that_do_not_match_x(problem):
     X, y, _, _, _ = problem
     with pytest.raises(ValueError, match="W_init"):
         train_linear_classifier(X, y, np.ones((2, 2)), learning_rate=0.1, n_steps=1)
+
+
+# --- the edges of issue 15 --------------------------------------------------------------------
+
+SMALL_X = np.array([[1.0, 2.0], [3.0, -1.0]])
+SMALL_Y = np.array([0, 1])
+IDENTITY = np.eye(2)
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e307])
+def test_linear_loss_without_reg_is_finite_for_weights_whose_squares_overflow(scale):
+    # reg = 0 computed the penalty as 0 * inf: NaN, although the data loss is finite
+    loss, dW = linear_loss(SMALL_X, SMALL_Y, scale * IDENTITY)
+    expected_loss, expected_dscores = softmax_loss(SMALL_X @ (scale * IDENTITY), SMALL_Y)
+    assert loss == expected_loss
+    np.testing.assert_array_equal(dW, SMALL_X.T @ expected_dscores)
+
+
+def test_linear_loss_penalty_is_computed_where_only_the_squares_overflow():
+    # ||W||^2 = 2e310 overflows, reg / 2 * ||W||^2 = 1e10 does not
+    loss, _ = linear_loss(SMALL_X, SMALL_Y, 1e155 * IDENTITY, reg=1e-300)
+    data_loss, _ = softmax_loss(SMALL_X @ (1e155 * IDENTITY), SMALL_Y)
+    assert loss == pytest.approx(data_loss + 1e10, rel=1e-12)
+
+
+def test_slice_loss_penalty_is_computed_where_only_the_squares_overflow():
+    zero = np.zeros((2, 2))
+    loss = slice_loss(SMALL_X, SMALL_Y, zero, IDENTITY, zero, [0.0, 1e-160], [0.0, 0.0], reg=1.0)
+    expected = linear_loss(SMALL_X, SMALL_Y, 1e-160 * IDENTITY, reg=1.0)[0]
+    assert loss[1] == pytest.approx(expected, rel=1e-12)
+    W0 = 1e155 * IDENTITY
+    loss = slice_loss(SMALL_X * 1e-160, SMALL_Y, W0, IDENTITY, zero, 0.0, 0.0, reg=1e-300)
+    assert loss == pytest.approx(np.log(2) + 1e10, rel=1e-6)
+
+
+def test_linear_loss_whose_scores_overflow_raises_naming_x_and_w():
+    with pytest.raises(ValueError, match="the scores X @ W overflows float64: X and W"):
+        linear_loss(SMALL_X, SMALL_Y, 1e308 * IDENTITY)
+
+
+def test_linear_loss_whose_penalty_overflows_raises_naming_reg():
+    with pytest.raises(ValueError, match=r"the L2 penalty .* overflows float64: reg and W"):
+        linear_loss(SMALL_X, SMALL_Y, 1e100 * IDENTITY, reg=1e300)
+
+
+def test_linear_loss_whose_gradient_overflows_raises_naming_reg():
+    # one sample: loss 0.75e308 + penalty 0.25e308 fit, dW = 1.5e308 + reg * 0.5 does not
+    X, y = np.array([[1.5e308, 0.0]]), np.array([1])
+    with pytest.raises(ValueError, match=r"the gradient .* overflows float64: reg and W"):
+        linear_loss(X, y, 0.5 * IDENTITY, reg=1e308)
+
+
+@pytest.mark.parametrize("function", [slice_loss, slice_gradient])
+def test_slice_whose_scores_overflow_raises_naming_the_arguments_not_the_scores(function):
+    # log_softmax said "scores must be finite": scores is no argument of these functions
+    with pytest.raises(ValueError, match="overflows float64: X, W0, D1, D2, alphas and betas"):
+        function(SMALL_X, SMALL_Y, IDENTITY, IDENTITY, IDENTITY, [1e308], [0.0])
+
+
+@pytest.mark.parametrize("function", [slice_loss, slice_gradient])
+def test_slice_whose_penalty_overflows_raises_naming_reg(function):
+    with pytest.raises(ValueError, match="overflows float64: reg, X, W0"):
+        function(SMALL_X * 1e-300, SMALL_Y, IDENTITY, IDENTITY, IDENTITY, [1e200], [0.0], 1e200)
+
+
+def test_train_linear_classifier_that_diverges_raises_naming_learning_rate():
+    # the weights grew step by step until linear_loss said "W must be finite"
+    with pytest.raises(ValueError, match="gradient descent diverged.*lower learning_rate"):
+        train_linear_classifier(SMALL_X, SMALL_Y, IDENTITY, 1.0, 50, reg=1e10)
+
+
+def test_train_linear_classifier_whose_start_overflows_names_w_init():
+    with pytest.raises(ValueError, match="the scores X @ W_init overflows"):
+        train_linear_classifier(SMALL_X, SMALL_Y, 1e308 * IDENTITY, 0.1, 5)
+
+
+def test_slice_descent_that_diverges_raises_naming_learning_rate():
+    with pytest.raises(ValueError, match="gradient descent diverged.*lower learning_rate"):
+        slice_descent(SMALL_X, SMALL_Y, IDENTITY, IDENTITY, IDENTITY, (0.0, 0.0), 1e10, 50, 1e10)
+
+
+def test_slice_descent_whose_start_overflows_names_start():
+    with pytest.raises(ValueError, match="overflows float64: X, W0, D1, D2 and start"):
+        slice_descent(SMALL_X, SMALL_Y, IDENTITY, IDENTITY, IDENTITY, (1e308, 0.0), 0.1, 5)
+
+
+def test_slice_descent_start_beyond_float32_raises_naming_start():
+    X, y, W0, D1, D2 = make_problem(dtype=np.float32)
+    with pytest.raises(ValueError, match="start holds values beyond the range of float32"):
+        slice_descent(X, y, W0, D1, D2, (1e39, 0.0), 0.1, 1)
+
+
+@pytest.mark.parametrize("function", [two_score_loss, two_score_gradient])
+def test_two_score_values_beyond_float32_raise_naming_them(function):
+    # cast to float32, 1e39 became infinity, and log_softmax said "scores must be finite"
+    with pytest.raises(ValueError, match="values_i holds values beyond the range of float32"):
+        function(np.zeros(3, np.float32), 0, [1e39], [0.0])
+
+
+@pytest.mark.parametrize("function", [slice_loss, slice_gradient])
+def test_slice_coordinates_beyond_float32_raise_naming_them(function):
+    X, y, W0, D1, D2 = make_problem(dtype=np.float32)
+    with pytest.raises(ValueError, match="betas holds values beyond the range of float32"):
+        function(X, y, W0, D1, D2, [0.0], [-1e39])
+
+
+def test_filter_normalization_holds_weights_whose_squares_overflow():
+    # np.linalg.norm added squares of 1e200: infinite norms, infinite directions
+    weights = np.array([[1e200, 3.0], [1e200, 4.0]])
+    D1, D2 = random_directions(weights)
+    np.testing.assert_allclose(np.linalg.norm(D1 / 1e200, axis=0)[0], np.sqrt(2), rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(D2[:, 1]), 5.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_filter_normalization_whose_directions_overflow_raises_naming_weights(dtype):
+    largest = np.finfo(dtype).max
+    with pytest.raises(ValueError, match="overflows .*: weights are too large"):
+        random_directions(np.full((3, 2), largest, dtype=dtype))
+
+
+def masked(array):
+    return np.ma.masked_array(array, mask=np.zeros(np.shape(array), dtype=bool))
+
+
+@pytest.mark.parametrize("name", ["X", "y", "W0", "D1", "D2", "alphas", "betas"])
+def test_slice_functions_refuse_a_masked_argument(problem, name):
+    X, y, W0, D1, D2 = problem
+    arguments = {"X": X, "y": y, "W0": W0, "D1": D1, "D2": D2, "alphas": [0.0], "betas": [0.0]}
+    arguments[name] = masked(arguments[name])
+    for function in (slice_loss, slice_gradient):
+        with pytest.raises(TypeError, match=f"^{name} must not be a masked array"):
+            function(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda X, y, W: linear_loss(masked(X), y, W), "X"),
+        (lambda X, y, W: linear_loss(X, masked(y), W), "y"),
+        (lambda X, y, W: linear_loss(X, y, masked(W)), "W"),
+        (lambda X, y, W: train_linear_classifier(X, y, masked(W), 0.1, 1), "W_init"),
+        (lambda X, y, W: random_directions(masked(W)), "weights"),
+        (lambda X, y, W: two_score_loss(masked(np.zeros(3)), 0, [0.0], [0.0]), "scores"),
+        (lambda X, y, W: two_score_gradient(np.zeros(3), 0, masked([0.0]), [0.0]), "values_i"),
+        (lambda X, y, W: slice_descent(X, y, W, W, W, masked([0.0, 0.0]), 0.1, 1), "start"),
+    ],
+)
+def test_other_functions_refuse_a_masked_argument(problem, call, name):
+    X, y, W0, _, _ = problem
+    with pytest.raises(TypeError, match=f"^{name} must not be a masked array"):
+        call(X, y, W0)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: linear_loss([[1.0, 2.0], [3.0]], SMALL_Y, IDENTITY), "X"),
+        (lambda: linear_loss(SMALL_X, [[0], [1, 0]], IDENTITY), "y"),
+        (
+            lambda: slice_loss(SMALL_X, SMALL_Y, IDENTITY, IDENTITY, IDENTITY, [[0.0], []], 0),
+            "alphas",
+        ),
+        (lambda: two_score_loss([0.0, [1.0, 2.0]], 0, [0.0], [0.0]), "scores"),
+        (lambda: random_directions([[1.0, 2.0], [3.0]]), "weights"),
+    ],
+)
+def test_ragged_nested_lists_raise_naming_the_argument(call, name):
+    # np.asarray's own error: "setting an array element with a sequence ... inhomogeneous"
+    with pytest.raises(ValueError, match=f"^{name} must be a rectangular array"):
+        call()

@@ -411,3 +411,47 @@ def test_general_quotient_rule_matches_the_softmax_jacobian(n_classes):
             expr = quotient.subs({SYMBOLS.y: y + 1, SYMBOLS.j: j + 1})
             derived = evaluate_general(expr, 1, n_classes, values)
             assert derived == pytest.approx(jacobian[y, j], rel=1e-12, abs=1e-15)
+
+
+# --- the edges of issue 15 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lambdified_loss_with_one_class_is_zero_with_a_zero_gradient(dtype):
+    # C = 1 is allowed; every piece of the derivation is a constant, and np.stack raised AxisError
+    scores = np.array([[3.0], [-2.0], [1e30]]).astype(dtype)
+    loss, dscores = symbolic.lambdify_softmax_loss(1)(scores, np.zeros(3, dtype=int))
+    expected_loss, expected_dscores = softmax_loss(scores, np.zeros(3, dtype=int))
+    assert loss == expected_loss == 0.0
+    np.testing.assert_array_equal(dscores, expected_dscores)
+    assert dscores.shape == (3, 1) and dscores.dtype == dtype
+
+
+def test_derivations_with_one_class_are_zero():
+    assert symbolic.sample_gradient(1, 1) == sp.ImmutableMatrix([[0]])
+    assert symbolic.row_gradient_sum(1, 1) == 0
+    assert symbolic.is_zero(symbolic.max_node_gradient(1, 1))
+    assert symbolic.batch_gradient(2, 1, [1, 1], argmax=[1, 1]) == sp.zeros(2, 1)
+
+
+def test_lambdified_loss_refuses_masked_scores():
+    scores = np.ma.masked_array([[1.0, 1e30]], mask=[[False, True]])
+    with pytest.raises(TypeError, match="scores must not be a masked array"):
+        symbolic.lambdify_softmax_loss(2)(scores, np.array([0]))
+
+
+def test_lambdified_loss_refuses_masked_labels():
+    labels = np.ma.masked_array([1, 0], mask=[True, False])
+    with pytest.raises(TypeError, match="y must not be a masked array"):
+        symbolic.lambdify_softmax_loss(2)(np.zeros((2, 2)), labels)
+
+
+def test_lambdified_loss_refuses_ragged_labels():
+    # np.asarray's own error: "setting an array element with a sequence ... inhomogeneous"
+    with pytest.raises(ValueError, match=r"y must be a rectangular array of shape \(N,\)"):
+        symbolic.lambdify_softmax_loss(2)(np.zeros((2, 2)), [[0], [1, 0]])
+
+
+def test_class_indices_in_a_masked_array_are_refused():
+    with pytest.raises(TypeError, match="y must not be a masked array"):
+        symbolic.batch_loss(2, 3, np.ma.masked_array([1, 2], mask=[False, True]))

@@ -397,3 +397,68 @@ def test_eps_must_be_positive_and_finite(dx_fns, eps):
 def test_eps_must_be_a_number(dx_fns):
     with pytest.raises(TypeError, match="eps must be a real number"):
         dx_fns[3](np.array([1.0, 2.0, 4.0]), np.ones(3), 1.0, "small")
+
+
+# The edges of issue 15 -------------------------------------------------------------------------
+
+
+def closed_form_dx(x, dout, gamma, eps):
+    """dx of batch norm by the closed form, in float64, for x (n, D)."""
+    _, cache = batchnorm_forward(x, gamma, np.zeros_like(gamma), eps=eps)
+    return batchnorm_backward_alt(dout, cache)[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(exponent=st.integers(-150, 150), seed=st.integers(0, 1000))
+def test_lambdified_derivative_is_right_for_any_scale_of_x(dx_fns, exponent, seed):
+    # x * s and eps * s^2 give dx / s; unscaled, SymPy's terms such as (x_i - mu)^2 /
+    # (var + eps)^(3/2) overflowed for |x| above about 1e100 and gave a wrong dx in silence
+    rng = np.random.default_rng(seed)
+    x, dout, gamma = rng.normal(2.0, 3.0, size=(4, 3)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    scale = 10.0**exponent
+    dx = dx_fns[4](x * scale, dout, gamma, 1e-5 * scale**2)
+    np.testing.assert_allclose(dx * scale, closed_form_dx(x, dout, gamma, 1e-5), rtol=1e-9)
+
+
+def test_lambdified_derivative_of_a_huge_spread_is_right(dx_fns):
+    # the sum of squares overflows float64, dx itself is about 1e-308
+    x, dout = np.array([[1.7e308], [-1.7e308], [0.0]]), np.array([[1.0], [2.0], [3.0]])
+    expected = closed_form_dx(x / 1e300, dout, np.ones(1), 1e-5) / 1e300
+    np.testing.assert_allclose(dx_fns[3](x, dout, np.ones(1)), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("level", [1.0, 1e300])
+def test_lambdified_derivative_of_a_constant_feature_with_a_tiny_eps(dx_fns, level):
+    # xhat is 0 and dx = gamma (dout - mean(dout)) / sqrt(eps); the terms over
+    # (var + eps)^(3/2) = 1e-450 gave 0 * inf
+    dout = np.array([1.0, 2.0, 3.0])
+    dx = dx_fns[3](np.full(3, level), dout, 1.0, 1e-300)
+    np.testing.assert_allclose(dx, (dout - 2.0) / 1e-150, rtol=1e-12)
+
+
+def test_lambdified_derivative_that_overflows_raises_naming_gamma_and_dout(dx_fns):
+    with pytest.raises(ValueError, match="dx overflows float64: gamma or dout is too large"):
+        dx_fns[3](np.ones(3), np.array([1.0, 2.0, 3.0]), 1e200, 1e-300)
+
+
+def test_lambdified_derivative_beyond_float32_raises(dx_fns):
+    x = np.array([1.0, 2.0, 4.0], dtype=np.float32)
+    with pytest.raises(ValueError, match="dx overflows float32"):
+        dx_fns[3](x, np.array([1.0, 2.0, 3.0]), 1e40)
+
+
+@pytest.mark.parametrize("name", ["x", "dout", "gamma"])
+def test_lambdified_refuses_a_masked_argument(dx_fns, name):
+    arguments = {"x": np.array([1.0, 2.0, 4.0]), "dout": np.ones(3), "gamma": np.array(2.0)}
+    arguments[name] = np.ma.masked_array(arguments[name], mask=np.zeros_like(arguments[name]))
+    with pytest.raises(TypeError, match=f"^{name} must not be a masked array"):
+        dx_fns[3](**arguments)
+
+
+@pytest.mark.parametrize("name", ["x", "dout"])
+def test_lambdified_refuses_a_ragged_list_naming_it(dx_fns, name):
+    # np.asarray's own error: "setting an array element with a sequence ... inhomogeneous"
+    arguments = {"x": np.ones((3, 2)), "dout": np.ones((3, 2))}
+    arguments[name] = [[1.0, 2.0], [3.0], [4.0, 5.0]]
+    with pytest.raises(ValueError, match=f"^{name} must be a rectangular array"):
+        dx_fns[3](**arguments)
