@@ -100,8 +100,31 @@ def _docstring_lines(code: str) -> set[int]:
     return skipped
 
 
+def _between(numbered: list, start: str | None, stop: str | None, name: str) -> list:
+    """The lines from the first that contains `start` to the next that contains `stop`."""
+    texts = [line for _, line in numbered]
+    first = 0
+    if start is not None:
+        found = [k for k, line in enumerate(texts) if start in line]
+        if not found:
+            raise ValueError(f"start {start!r} is in no line of the source of {name}")
+        first = found[0]
+    last = len(texts) - 1
+    if stop is not None:
+        found = [k for k, line in enumerate(texts) if k >= first and stop in line]
+        if not found:
+            raise ValueError(f"stop {stop!r} is in no line of the source of {name} after start")
+        last = found[0]
+    return numbered[first : last + 1]
+
+
 def show_source(
-    obj: object, *, docstring: bool = True, lines: tuple[int, int] | None = None
+    obj: object,
+    *,
+    docstring: bool = True,
+    lines: tuple[int, int] | None = None,
+    start: str | None = None,
+    stop: str | None = None,
 ) -> Source:
     """The source code of a function, class or method of ``backprop_utils``, for display.
 
@@ -115,6 +138,10 @@ def show_source(
         Show only lines first..last (1-based, inclusive) of the object's source, the ``def`` or
         ``class`` line (or its first decorator) being line 1; a range past the end stops at the
         end. Combined with ``docstring=False``, docstring lines in the range are left out too.
+    start, stop : str, optional
+        Show only the lines from the first that contains `start` to the first line from there
+        on that contains `stop` (both included): an excerpt that follows the code when lines
+        are added above it, as a range of line numbers does not. Applied after `lines`.
 
     Returns
     -------
@@ -126,11 +153,15 @@ def show_source(
     ------
     TypeError
         If `obj` is not a function, class or method defined in ``backprop_utils``, `docstring`
-        is not a bool, or `lines` is not a pair of ints.
+        is not a bool, `lines` is not a pair of ints, or `start` or `stop` is not a string.
     ValueError
-        If `lines` is not 1 <= first <= last, or selects no line of the source.
+        If `lines` is not 1 <= first <= last, or selects no line of the source, or no line
+        contains `start`, or none from there on contains `stop`.
     """
     obj = _check_source(obj, docstring, lines)
+    for name, text in (("start", start), ("stop", stop)):
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f"{name} must be None or a string, got {type(text).__name__}")
     code = textwrap.dedent(inspect.getsource(obj)).rstrip("\n")
     numbered = list(enumerate(code.split("\n"), start=1))
     if not docstring:
@@ -141,5 +172,7 @@ def show_source(
         numbered = [(k, line) for k, line in numbered if first <= k <= last]
         if not numbered:
             raise ValueError(f"lines {lines} select no line of the source of {obj.__qualname__}")
+    if start is not None or stop is not None:
+        numbered = _between(numbered, start, stop, obj.__qualname__)
     shown = textwrap.dedent("\n".join(line for _, line in numbered))
     return Source(shown, f"{obj.__module__}.{obj.__qualname__}")

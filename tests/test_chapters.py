@@ -208,6 +208,7 @@ def test_solution_code_is_run_and_asserts(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
 def test_chapter_meets_the_reading_targets(path):
     """About 10 visible asserts and under about 2,500 words of prose (`make reading`)."""
-    words, asserts = reading_stats.stats(path)
+    words, asserts, every_word = reading_stats.stats(path)
     assert asserts <= reading_stats.MAX_VISIBLE_ASSERTS, f"{path.name}: {asserts} visible asserts"
     assert words <= reading_stats.MAX_PROSE_WORDS, f"{path.name}: {words} words of prose"
+    assert every_word <= reading_stats.MAX_MARKDOWN_WORDS, f"{path.name}: {every_word} words"

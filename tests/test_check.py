@@ -550,3 +550,19 @@ def test_check_imports_as_a_submodule_in_a_fresh_interpreter():
     code = "import backprop_utils.check as c; from backprop_utils import check; print(c is check)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_a_gradient_of_the_wrong_shape_fails_the_finite_difference_comparison():
+    """Even when the reference is wrong too (a transposed dw in the module itself)."""
+    from unittest import mock
+
+    right = layers.affine_backward
+
+    def transposed(dout, cache):
+        dx, dw, db = right(dout, cache)
+        return dx, dw.T, db
+
+    with mock.patch.object(layers, "affine_backward", transposed):
+        result = check.affine_backward(transposed)
+    assert not result.passed
+    assert any("centred differences give" in finding for finding in result.findings)

@@ -189,3 +189,33 @@ def test_show_source_rejects_lines_in_the_wrong_order():
 def test_show_source_rejects_lines_past_the_end():
     with pytest.raises(ValueError, match="select no line"):
         show_source(topological_order, lines=(500, 600))
+
+
+def test_start_and_stop_select_the_lines_between_two_texts():
+    shown = str(show_source(Value.backward, docstring=False, start="self.grad = 1.0", stop="+="))
+    assert shown.splitlines()[0].startswith("self.grad = 1.0")
+    assert shown.splitlines()[-1].strip().startswith("parent.grad +=")
+    assert len(shown.splitlines()) == 5
+
+
+def test_start_alone_runs_to_the_end_and_stop_alone_starts_at_the_top():
+    full = str(show_source(Value.backward, docstring=False)).splitlines()
+    tail = str(show_source(Value.backward, docstring=False, start="for node in reversed"))
+    assert tail.splitlines()[-1].strip() == full[-1].strip()
+    head = str(show_source(Value.backward, docstring=False, stop="order = "))
+    assert head.splitlines()[0] == full[0] and len(head.splitlines()) == 2
+
+
+def test_show_source_rejects_a_start_that_no_line_contains():
+    with pytest.raises(ValueError, match="start"):
+        show_source(Value.backward, start="no such text")
+
+
+def test_show_source_rejects_a_stop_that_no_later_line_contains():
+    with pytest.raises(ValueError, match="stop"):
+        show_source(Value.backward, start="self.grad = 1.0", stop="def backward")
+
+
+def test_show_source_rejects_a_start_that_is_not_a_string():
+    with pytest.raises(TypeError, match="start"):
+        show_source(Value.backward, start=3)
