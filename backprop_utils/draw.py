@@ -313,11 +313,15 @@ def _check_stages(
         raise ValueError(f"inches_per_unit must be > 0 and at most 10, got {inches_per_unit}")
 
 
-def _limits(layout: GraphLayout) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The x and y limits that show every box and route of a layout with a small margin."""
-    xs = [x for x, _ in layout.positions.values()]
-    ys = [y for (_, y) in layout.positions.values()] + [
-        y for route in layout.routes.values() for _, y in route
+def _limits(
+    layout: GraphLayout, hidden: Value | None = None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The x and y limits that show every box and route of a layout with a small margin,
+    leaving out the node `hidden` and the edges into it."""
+    shown = [xy for node, xy in layout.positions.items() if node is not hidden]
+    xs = [x for x, _ in shown]
+    ys = [y for (_, y) in shown] + [
+        y for (child, _), route in layout.routes.items() if child is not hidden for _, y in route
     ]
     xlim = (min(xs) - _BOX_WIDTH / 2 - 0.2, max(xs) + _BOX_WIDTH / 2 + 0.2)
     ylim = (min(ys) - _BOX_HEIGHT / 2 - 0.2, max(ys) + _BOX_HEIGHT / 2 + 0.2)
@@ -331,6 +335,7 @@ def draw(
     show_grad: bool = True,
     digits: int = 3,
     title: str | None = None,
+    hide_root: bool = False,
 ) -> tuple[plt.Figure, plt.Axes]:
     """Draw the graph of `root` with its forward values and, optionally, its gradients.
 
@@ -360,6 +365,9 @@ def draw(
         Decimals of the numbers shown, 0 to 10.
     title : str, optional
         Axes title.
+    hide_root : bool, default False
+        Leave out the root's box and the edges into it: for the joining root of a
+        :func:`~backprop_utils.graphs.subgraph`, whose outputs then end the drawing.
 
     Returns
     -------
@@ -369,8 +377,8 @@ def draw(
     Raises
     ------
     TypeError
-        If `root` is not a Value, `ax` is not an Axes, `show_grad` is not a bool or `digits`
-        is not an int.
+        If `root` is not a Value, `ax` is not an Axes, `show_grad` or `hide_root` is not a
+        bool or `digits` is not an int.
     ValueError
         If `digits` is outside 0..10, or `show_grad` is set but ``root.grad`` is not 1 (backward
         has not been run from this root).
@@ -379,9 +387,12 @@ def draw(
     if ax is not None and not isinstance(ax, plt.Axes):
         raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     _check_draw_options(show_grad, digits)
+    if not isinstance(hide_root, bool):
+        raise TypeError(f"hide_root must be a bool, got {type(hide_root).__name__}")
+    hidden = root if hide_root else None
 
     layout = layered_layout(root)
-    xlim, ylim = _limits(layout)
+    xlim, ylim = _limits(layout, hidden)
     if ax is None:
         width = _INCHES_PER_UNIT * (xlim[1] - xlim[0]) + 0.2
         height = _INCHES_PER_UNIT * (ylim[1] - ylim[0]) + (0.5 if title else 0.2)
@@ -392,6 +403,8 @@ def draw(
     ports = _ports(layout)
     lines, labelled, texts = {}, [], []
     for (child, k), route in layout.routes.items():
+        if child is hidden:
+            continue
         edge = (child, k)
         data_path = _edge_path(route, ports[edge], shift=0.05, reverse=False)
         ax.add_patch(
@@ -439,6 +452,8 @@ def draw(
 
     node_texts = []
     for node, (x, y) in layout.positions.items():
+        if node is hidden:
+            continue
         is_leaf = not node.parents
         ax.add_patch(
             FancyBboxPatch(
@@ -483,6 +498,7 @@ def draw_stages(
     show_grad: bool = True,
     digits: int = 3,
     inches_per_unit: float = 0.8,
+    hide_roots: bool = False,
 ) -> tuple[plt.Figure, list[plt.Axes]]:
     """Draw several graphs one above the other at one common scale.
 
@@ -503,6 +519,9 @@ def draw_stages(
     inches_per_unit : float, default 0.8
         The scale, in (0, 10]: inches per unit of the layout (a box is 1.2 units wide). Below
         about 0.7 the fonts shrink to keep the text inside the boxes.
+    hide_roots : bool, default False
+        As `hide_root` of :func:`draw`, for every graph: draw the panels of one graph, each a
+        :func:`~backprop_utils.graphs.subgraph`, without stand-in nodes.
 
     Returns
     -------
@@ -519,11 +538,13 @@ def draw_stages(
         `inches_per_unit` is outside (0, 10], or a root's grad is not 1 while `show_grad` is set.
     """
     _check_stages(roots, titles, show_grad, digits, inches_per_unit)
+    if not isinstance(hide_roots, bool):
+        raise TypeError(f"hide_roots must be a bool, got {type(hide_roots).__name__}")
     scale = float(inches_per_unit)
 
     extents = []
     for root in roots:
-        xlim, ylim = _limits(layered_layout(root))
+        xlim, ylim = _limits(layered_layout(root), root if hide_roots else None)
         extents.append((scale * (xlim[1] - xlim[0]), scale * (ylim[1] - ylim[0])))
     title_room = 0.0 if titles is None else 0.35
     margin = 0.1
@@ -546,6 +567,7 @@ def draw_stages(
             show_grad=show_grad,
             digits=digits,
             title=None if titles is None else titles[k],
+            hide_root=hide_roots,
         )
         axes.append(ax)
         top -= height

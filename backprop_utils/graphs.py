@@ -17,7 +17,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from backprop_utils.engine import Value, vmax, vsum
+from backprop_utils.engine import Value, topological_order, vmax, vsum
 
 __all__ = [
     "BatchNormGraph",
@@ -25,6 +25,7 @@ __all__ = [
     "normalized_score_graph",
     "seeded_root",
     "softmax_loss_graph",
+    "subgraph",
 ]
 
 
@@ -274,6 +275,67 @@ def seeded_root(
     with _overflow_names("grads"):
         seeds = [node * Value(grad, r"$\bar g$") for node, grad in zip(nodes, grads, strict=True)]
         return vsum(*seeds, label=label)
+
+
+def subgraph(ends: Sequence[Value], starts: Sequence[Value] = ()) -> Value:
+    """A copy of the part of a graph between `starts` and `ends`, to draw one panel of it.
+
+    Every node that some end depends on without passing through a start is copied, with its
+    value, label, operation, local gradients and current grad; a start is copied as a leaf
+    (its own inputs are left out), and so is every leaf. The copies of the ends are joined
+    under one new ``"+"`` root whose grad is 1, so that
+    ``draw(root, hide_root=True)`` (or ``draw_stages(..., hide_roots=True)``) shows the gates
+    between the panel's inputs and outputs with the gradients that the whole graph's backward
+    left in them, and no stand-in node. The original graph is not changed.
+
+    Parameters
+    ----------
+    ends : list of Value, at least one
+        The outputs of the panel.
+    starts : list of Value, optional
+        Its inputs: nodes drawn as leaves although the graph computes them.
+
+    Returns
+    -------
+    Value
+        The root joining the copies of `ends`; its grad is 1.
+
+    Raises
+    ------
+    TypeError
+        If `ends` or `starts` is not a list or tuple of Values.
+    ValueError
+        If `ends` is empty.
+    """
+    for name, nodes in (("ends", ends), ("starts", starts)):
+        if not isinstance(nodes, list | tuple) or not all(isinstance(n, Value) for n in nodes):
+            raise TypeError(f"{name} must be a list of Values")
+    if not ends:
+        raise ValueError("ends must hold at least one Value")
+    inputs = {id(node) for node in starts}
+    copies: dict[int, Value] = {}
+    for end in ends:
+        for node in topological_order(end):  # parents first, so their copies exist
+            if id(node) in copies:
+                continue
+            if id(node) in inputs or not node.parents:
+                copy = Value(node.data, node.label)
+            else:  # nodes behind a start are copied too, but the root does not reach them
+                parents = [copies[id(parent)] for parent in node.parents]
+                copy = Value(
+                    node.data, node.label, op=node.op, parents=parents, local_grads=node.local_grads
+                )
+            copy.grad = node.grad
+            copies[id(node)] = copy
+    panel_ends = [copies[id(end)] for end in ends]
+    root = Value(
+        math.fsum(end.data for end in panel_ends),
+        op="+",
+        parents=panel_ends,
+        local_grads=(1,) * len(panel_ends),
+    )
+    root.grad = 1.0
+    return root
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from backprop_utils.graphs import (
     normalized_score_graph,
     seeded_root,
     softmax_loss_graph,
+    subgraph,
 )
 
 
@@ -345,3 +346,34 @@ def test_draw_stages_rejects_a_scale_that_is_not_a_number():
     x.backward()
     with pytest.raises(TypeError, match="inches_per_unit must be a real number"):
         draw_stages([x], inches_per_unit="1")
+
+
+def _bn_panel():
+    graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8], 1e-5, cut=False)
+    graph.loss.backward()
+    return subgraph([graph.var], graph.centered)
+
+
+def test_hide_root_draws_neither_the_root_nor_the_edges_into_it():
+    root = _bn_panel()
+    nodes = topological_order(root)
+    _, ax = draw(root, hide_root=True)
+    assert len(patches_with_gid(ax, "node")) == len(nodes) - 1
+    assert len(patches_with_gid(ax, "data")) == count_edges(root) - len(root.parents)
+
+
+def test_hide_root_makes_the_drawing_narrower_by_the_root_column():
+    shown, _ = draw(_bn_panel())
+    hidden, _ = draw(_bn_panel(), hide_root=True)
+    assert hidden.get_size_inches()[0] < shown.get_size_inches()[0] - 1
+
+
+def test_draw_stages_hides_every_root_with_hide_roots():
+    fig, axes = draw_stages([_bn_panel(), _bn_panel()], hide_roots=True)
+    for ax in axes:
+        assert len(patches_with_gid(ax, "node")) == len(topological_order(_bn_panel())) - 1
+
+
+def test_draw_rejects_hide_root_that_is_not_a_bool():
+    with pytest.raises(TypeError, match="hide_root"):
+        draw(_bn_panel(), hide_root=1)

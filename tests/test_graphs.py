@@ -15,6 +15,7 @@ from backprop_utils.graphs import (
     normalized_score_graph,
     seeded_root,
     softmax_loss_graph,
+    subgraph,
 )
 from backprop_utils.layout import layered_layout
 from backprop_utils.softmax import softmax_loss
@@ -446,3 +447,51 @@ def test_batchnorm_graph_names_its_arguments_when_a_node_overflows():
 def test_seeded_root_names_grads_when_a_seed_overflows():
     with pytest.raises(ValueError, match="^grads: a node of the graph leaves"):
         seeded_root([Value(1e200)], [1e200])
+
+
+def _bn_whole_graph():
+    graph = batchnorm_graph([1.0, 2.5, 6.0], 1.5, 0.5, [0.5, -1.0, 0.8], 1e-5, cut=False)
+    graph.loss.backward()
+    return graph
+
+
+def test_subgraph_copies_the_nodes_between_starts_and_ends_with_their_grads():
+    graph = _bn_whole_graph()
+    root = subgraph([graph.var], graph.centered)
+    assert root.grad == 1.0 and len(root.parents) == 1
+    (var_copy,) = root.parents
+    assert var_copy is not graph.var
+    assert (var_copy.data, var_copy.grad, var_copy.op) == (
+        graph.var.data,
+        graph.var.grad,
+        graph.var.op,
+    )
+    leaves = [node for node in topological_order(root) if not node.parents]
+    copied_starts = [leaf for leaf in leaves if leaf.label in {c.label for c in graph.centered}]
+    assert [leaf.grad for leaf in copied_starts] == [c.grad for c in graph.centered]
+    assert all(leaf.op == "" for leaf in copied_starts)
+
+
+def test_subgraph_stops_at_its_starts():
+    graph = _bn_whole_graph()
+    labels = {node.label for node in topological_order(subgraph([graph.var], graph.centered))}
+    assert not labels & {x.label for x in graph.x}
+    assert graph.mean.label not in labels
+
+
+def test_subgraph_leaves_the_original_graph_unchanged():
+    graph = _bn_whole_graph()
+    before = [(node.data, node.grad, node.parents) for node in topological_order(graph.loss)]
+    subgraph(graph.xhat, [*graph.centered, graph.inv_std])
+    after = [(node.data, node.grad, node.parents) for node in topological_order(graph.loss)]
+    assert before == after
+
+
+def test_subgraph_rejects_no_ends():
+    with pytest.raises(ValueError, match="ends"):
+        subgraph([])
+
+
+def test_subgraph_rejects_ends_that_are_not_values():
+    with pytest.raises(TypeError, match="ends"):
+        subgraph([1.0])
