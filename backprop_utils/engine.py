@@ -1,13 +1,10 @@
 """A scalar computation-graph recorder: the engine behind the book's graphs.
 
-A :class:`Value` holds one number. Combining Values with ``+``, ``-``, ``*``, ``/``, unary ``-``,
-:meth:`~Value.exp`, :meth:`~Value.log`, :meth:`~Value.sqrt`, :func:`vsum` or :func:`vmax` records
-a new node that remembers its operation, its parents and the *local gradient* d(node)/d(parent)
-at the forward values. :meth:`Value.backward` applies the chain rule in reverse topological order
-(:func:`topological_order`): a node is reached only when every node downstream of it (nearer the
-root) has sent it its share, so it holds its whole *upstream gradient* d(root)/d(node); it then
-adds ``local gradient * upstream gradient`` to each parent's grad, and a parent used twice (a
-fork) receives the sum of both. Arithmetic is float64; a value, local gradient or gradient that
+A :class:`Value` holds one number. Combining Values with ``+ - * /``, unary ``-``, ``exp``,
+``log``, ``sqrt``, :func:`vsum` or :func:`vmax` records a node with its operation, its parents
+and its *local gradients* d(node)/d(parent). :meth:`Value.backward` applies the chain rule in
+reverse :func:`topological_order`, so each node passes on its whole *upstream gradient*; a
+parent used twice (a fork) receives the sum. Arithmetic is float64; a value or gradient that
 overflows raises a ValueError instead of becoming inf or nan.
 """
 
@@ -79,7 +76,7 @@ class Value:
     Parameters
     ----------
     data : int or float
-        The forward value, finite. Stored as a float64 Python float.
+        The forward value, finite; stored as a float.
     label : str, default ""
         A name drawn in the node (matplotlib mathtext such as ``"$s_{11}$"`` works).
     op, parents, local_grads : str, tuple of Value, tuple of float
@@ -88,18 +85,15 @@ class Value:
 
     Attributes
     ----------
-    data, label, op, parents, local_grads
-        As given (numbers as floats, sequences as tuples).
     grad : float
         d(root)/d(this node) after ``root.backward()``; 0.0 before.
 
     Raises
     ------
-    TypeError
-        If a number is not real, `label` or `op` is not a string, or a parent is not a Value.
-    ValueError
-        If a number is not finite in float64 (a gate that overflows names its operands), `op`
-        is unknown, or `parents` and `local_grads` differ in length.
+    TypeError, ValueError
+        For a number that is not real or not finite (a gate that overflows names its
+        operands), a label or op that is not a string, an unknown op, or a parent that is not
+        a Value or has no local gradient.
     """
 
     # Make NumPy scalars defer to Value's reflected operators (np.float64(2) * v is a Value).
