@@ -428,6 +428,33 @@ def _normalization_cases(seed: int, layer_norm: bool) -> list[Case]:
     ]
 
 
+def _check_normalization(fn: Callable, forward: Callable | None, layer_norm: bool) -> CheckResult:
+    """The battery of a batch-norm or layer-norm backward pass (they differ in the module's
+    reference functions, the catalogue, the seed and the axis of the cases)."""
+    name = require_function(fn, "fn", ("dout", "cache"))
+    forward_name = _forward_name(forward, ("x", "gamma", "beta"))
+    if layer_norm:
+        function, reference = "layernorm_backward", _layernorm
+        module_forward, module_backward = reference.layernorm_forward, reference.layernorm_backward
+        catalogue, seed = mistakes.LAYERNORM_BACKWARD, 164
+    else:
+        function, reference = "batchnorm_backward", _batchnorm
+        module_forward = reference.batchnorm_forward
+        module_backward = reference.batchnorm_backward_alt
+        catalogue, seed = mistakes.BATCHNORM_BACKWARD, 163
+    battery = _layer_battery(
+        fn,
+        forward,
+        module_forward,
+        module_backward,
+        ("x", "gamma", "beta"),
+        ("dx", "dgamma", "dbeta"),
+        catalogue,
+    )
+    cases = _normalization_cases(seed, layer_norm=layer_norm)
+    return run_battery(battery, cases, _label(function, name, forward_name))
+
+
 def batchnorm_backward(fn: Callable, forward: Callable | None = None) -> CheckResult:
     """Check a batch-norm backward pass ``fn(dout, cache) -> (dx, dgamma, dbeta)``.
 
@@ -449,19 +476,7 @@ def batchnorm_backward(fn: Callable, forward: Callable | None = None) -> CheckRe
     TypeError
         If ``fn`` is not a function of two arguments or ``forward`` not one of three.
     """
-    name = require_function(fn, "fn", ("dout", "cache"))
-    forward_name = _forward_name(forward, ("x", "gamma", "beta"))
-    battery = _layer_battery(
-        fn,
-        forward,
-        _batchnorm.batchnorm_forward,
-        _batchnorm.batchnorm_backward_alt,
-        ("x", "gamma", "beta"),
-        ("dx", "dgamma", "dbeta"),
-        mistakes.BATCHNORM_BACKWARD,
-    )
-    cases = _normalization_cases(163, layer_norm=False)
-    return run_battery(battery, cases, _label("batchnorm_backward", name, forward_name))
+    return _check_normalization(fn, forward, layer_norm=False)
 
 
 def layernorm_backward(fn: Callable, forward: Callable | None = None) -> CheckResult:
@@ -485,16 +500,4 @@ def layernorm_backward(fn: Callable, forward: Callable | None = None) -> CheckRe
     TypeError
         If ``fn`` is not a function of two arguments or ``forward`` not one of three.
     """
-    name = require_function(fn, "fn", ("dout", "cache"))
-    forward_name = _forward_name(forward, ("x", "gamma", "beta"))
-    battery = _layer_battery(
-        fn,
-        forward,
-        _layernorm.layernorm_forward,
-        _layernorm.layernorm_backward,
-        ("x", "gamma", "beta"),
-        ("dx", "dgamma", "dbeta"),
-        mistakes.LAYERNORM_BACKWARD,
-    )
-    cases = _normalization_cases(164, layer_norm=True)
-    return run_battery(battery, cases, _label("layernorm_backward", name, forward_name))
+    return _check_normalization(fn, forward, layer_norm=True)
